@@ -1,0 +1,252 @@
+package node
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+)
+
+// fsm is the one raft.FSM of a node. It routes each committed entry to the
+// state machine named by its envelope, applies a retried command only once,
+// and snapshots every state machine into one state.bin stream.
+type fsm struct {
+	logger  *slog.Logger
+	applied appliedIndex
+
+	mu       sync.RWMutex // guards machines against Register during apply
+	machines map[Type]StateMachine
+
+	// Owned by the apply goroutine (raft's FSM goroutine).
+	sessions *sessions
+	meta     *clusterMeta
+	lastTerm uint64
+
+	metaView atomic.Pointer[clusterMeta] // read-only copy of meta for other goroutines
+}
+
+// applyResult is what raft hands back to a local proposer.
+type applyResult struct {
+	data []byte
+	err  error
+}
+
+func newFSM(logger *slog.Logger) *fsm {
+	return &fsm{logger: logger, machines: map[Type]StateMachine{}, sessions: newSessions(), meta: newClusterMeta()}
+}
+
+func (f *fsm) register(t Type, sm StateMachine) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t == typeNode {
+		return fmt.Errorf("state machine type 0 is reserved for the node")
+	}
+	if _, dup := f.machines[t]; dup {
+		return fmt.Errorf("state machine type %d is already registered", t)
+	}
+	f.machines[t] = sm
+	return nil
+}
+
+// Apply implements raft.FSM.
+func (f *fsm) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch implements raft.BatchingFSM.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]interface{}, len(logs))
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			out[i] = f.applyCommand(l)
+		}
+		f.lastTerm = l.Term
+	}
+	if len(logs) > 0 {
+		f.applied.set(logs[len(logs)-1].Index)
+	}
+	return out
+}
+
+func (f *fsm) applyCommand(l *raft.Log) applyResult {
+	e, err := decodeEnvelope(l.Data)
+	if err != nil {
+		f.logger.Error("skipping undecodable log entry", "index", l.Index, "err", err)
+		return applyResult{err: fmt.Errorf("%w: %v", ErrUnknownType, err)}
+	}
+	if res, seen := f.sessions.lookup(e.proposer, e.seq); seen {
+		return applyResult(res)
+	}
+	var res sessionResult
+	if e.typ == typeNode {
+		res.err = f.meta.apply(e.payload)
+		f.metaView.Store(f.meta.clone())
+	} else if sm := f.machines[e.typ]; sm != nil {
+		res.data = sm.Apply(l.Index, e.payload)
+	} else {
+		res.err = fmt.Errorf("%w %d at index %d", ErrUnknownType, e.typ, l.Index)
+	}
+	f.sessions.record(&e, l.Index, res)
+	return applyResult(res)
+}
+
+// Snapshot implements raft.FSM. It forks every state machine; the forks are
+// written out later by Persist, concurrently with apply.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s := &fsmSnapshot{
+		header:   SnapshotHeader{Version: snapshotVersion, Index: f.applied.get(), Term: f.lastTerm},
+		sessions: f.sessions.clone(),
+		meta:     f.meta.clone(),
+	}
+	for _, t := range sortedTypes(f.machines) {
+		snap, err := f.machines[t].Snapshot()
+		if err != nil {
+			s.Release()
+			return nil, fmt.Errorf("snapshot of state machine %d: %w", t, err)
+		}
+		s.parts = append(s.parts, snapPart{typ: t, snap: snap})
+	}
+	return s, nil
+}
+
+// Restore implements raft.FSM. rc is the reader opened by our snapshot
+// store, which tells the index raft restored to; a stream from elsewhere
+// falls back to the index in its header.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	br := bufio.NewReaderSize(rc, chunkSize)
+	h, err := ReadSnapshotHeader(br)
+	if err != nil {
+		return err
+	}
+	restored := map[Type]bool{}
+	err = forEachSection(br, func(t Type, r io.Reader) error {
+		restored[t] = true
+		if t == typeNode {
+			return f.restoreNode(r)
+		}
+		sm := f.machines[t]
+		if sm == nil {
+			return fmt.Errorf("%w %d in snapshot (is this binary too old?)", ErrUnknownType, t)
+		}
+		return sm.Restore(r)
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range sortedTypes(f.machines) {
+		if !restored[t] {
+			if err := f.machines[t].Restore(eofReader{}); err != nil {
+				return fmt.Errorf("reset of state machine %d: %w", t, err)
+			}
+		}
+	}
+	index, term := h.Index, h.Term
+	if m, ok := rc.(*metaReader); ok {
+		index, term = m.meta.Index, m.meta.Term
+	}
+	f.lastTerm = term
+	f.applied.set(index)
+	f.logger.Info("restored state from snapshot", "index", index, "term", term)
+	return nil
+}
+
+func (f *fsm) restoreNode(r io.Reader) error {
+	br := bufio.NewReader(r)
+	s, err := readSessions(br)
+	if err != nil {
+		return err
+	}
+	m, err := readClusterMeta(br)
+	if err != nil {
+		return err
+	}
+	f.sessions, f.meta = s, m
+	f.metaView.Store(m.clone())
+	return nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+type snapPart struct {
+	typ  Type
+	snap Snapshot
+}
+
+type fsmSnapshot struct {
+	header   SnapshotHeader
+	sessions *sessions
+	meta     *clusterMeta
+	parts    []snapPart
+}
+
+// Persist implements raft.FSMSnapshot.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.writeStream(sink); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+// writeStream writes the whole state.bin stream to w.
+func (s *fsmSnapshot) writeStream(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, chunkSize)
+	if err := writeSnapshotHeader(bw, s.header); err != nil {
+		return err
+	}
+	sw := newSectionWriter(bw, typeNode)
+	if err := errors.Join(s.sessions.writeTo(sw), s.meta.writeTo(sw), sw.close()); err != nil {
+		return fmt.Errorf("node section: %w", err)
+	}
+	for _, p := range s.parts {
+		sw := newSectionWriter(bw, p.typ)
+		if err := p.snap.Persist(sw); err != nil {
+			return fmt.Errorf("section %d: %w", p.typ, err)
+		}
+		if err := sw.close(); err != nil {
+			return fmt.Errorf("section %d: %w", p.typ, err)
+		}
+	}
+	if err := bw.WriteByte(sectionEnd); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// Release implements raft.FSMSnapshot.
+func (s *fsmSnapshot) Release() {
+	for _, p := range s.parts {
+		p.snap.Release()
+	}
+}
+
+func sortedTypes(m map[Type]StateMachine) []Type {
+	var ts []Type
+	for t := 0; t < 256; t++ {
+		if _, ok := m[Type(t)]; ok {
+			ts = append(ts, Type(t))
+		}
+	}
+	return ts
+}
+
+// metaSnapshot returns the latest cluster metadata, safe to read from any
+// goroutine (it is republished after every change).
+func (f *fsm) metaSnapshot() *clusterMeta {
+	if m := f.metaView.Load(); m != nil {
+		return m
+	}
+	return newClusterMeta()
+}

@@ -1,0 +1,120 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
+)
+
+// Data dir layout:
+//
+//	<data-dir>/node-id     this node's id, checked on every start
+//	<data-dir>/wal/        raft-wal segments and its metadata (log + term/vote)
+//	<data-dir>/snapshots/  raft snapshots, newest MaxSnapshots kept
+const (
+	nodeIDFile   = "node-id"
+	walDir       = "wal"
+	snapshotsDir = "snapshots" // created by raft.FileSnapshotStore under DataDir
+)
+
+// storage is the node's durable state.
+type storage struct {
+	wal       *wal.WAL
+	snapshots raft.SnapshotStore
+}
+
+// openStorage opens (or creates) the data dir. It refuses a data dir that
+// belongs to another node id.
+func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storage, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := claimDataDir(dir, id); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, walDir), 0o700); err != nil {
+		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	w, err := wal.Open(filepath.Join(dir, walDir), wal.WithLogger(newHCLog(logger, "wal")))
+	if err != nil {
+		return nil, fmt.Errorf("open log in %s: %w", dir, err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, maxSnapshots, newHCLog(logger, "snapshots"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open snapshot store in %s: %w", dir, err)
+	}
+	return &storage{wal: w, snapshots: metaSnapshotStore{snaps}}, nil
+}
+
+func claimDataDir(dir, id string) error {
+	path := filepath.Join(dir, nodeIDFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return writeFileSync(path, []byte(id+"\n"))
+	case err != nil:
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if have := strings.TrimSpace(string(b)); have != id {
+		return fmt.Errorf("data dir %s belongs to node %q, not %q", dir, have, id)
+	}
+	return nil
+}
+
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// hasState reports whether the data dir holds raft state from an earlier run.
+func (s *storage) hasState() (bool, error) {
+	return raft.HasExistingState(s.wal, s.wal, s.snapshots)
+}
+
+func (s *storage) close() error { return s.wal.Close() }
+
+// metaSnapshotStore hands the FSM a reader that knows the snapshot's index,
+// which raft's FSM.Restore does not pass on.
+type metaSnapshotStore struct{ raft.SnapshotStore }
+
+func (s metaSnapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	meta, rc, err := s.SnapshotStore.Open(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return meta, &metaReader{ReadCloser: rc, meta: meta}, nil
+}
+
+type metaReader struct {
+	io.ReadCloser
+	meta *raft.SnapshotMeta
+}
