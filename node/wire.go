@@ -158,7 +158,7 @@ func (m *applyResponse) unmarshal(b []byte) error {
 	return d.done()
 }
 
-func (m *readIndexRequest) marshal() []byte        { return nil }
+func (m *readIndexRequest) marshal() []byte          { return nil }
 func (m *readIndexRequest) unmarshal(b []byte) error { return (&dec{b: b}).done() }
 
 func (m *readIndexResponse) marshal() []byte { e := enc{}; e.werr(m.wireErr); e.u(m.index); return e.b }
@@ -189,7 +189,7 @@ func (m *memberResponse) unmarshal(b []byte) error {
 	return d.done()
 }
 
-func (m *statusRequest) marshal() []byte        { return nil }
+func (m *statusRequest) marshal() []byte          { return nil }
 func (m *statusRequest) unmarshal(b []byte) error { return (&dec{b: b}).done() }
 
 func (m *statusResponse) marshal() []byte {
