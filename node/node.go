@@ -36,6 +36,8 @@ type Node struct {
 	props    proposals
 	reads    *readIndexer
 
+	leaderCalls leaderHandlers
+
 	leaderMu      sync.Mutex
 	leaderChanged chan struct{}            // closed and replaced on every leader change
 	leadership    atomic.Pointer[leadTerm] // non-nil while this node leads

@@ -67,6 +67,7 @@ var peerServiceDesc = grpc.ServiceDesc{
 		unary("Member", (*Node).handleMember),
 		unary("Status", (*Node).handleStatus),
 		unary("MembershipCheck", (*Node).handleMembershipCheck),
+		unary("LeaderCall", (*Node).handleLeaderCall),
 	},
 }
 
