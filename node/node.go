@@ -165,6 +165,7 @@ func (n *Node) raftConfig() *raft.Config {
 	c.HeartbeatTimeout = n.cfg.HeartbeatTimeout
 	c.ElectionTimeout = n.cfg.ElectionTimeout
 	c.LeaderLeaseTimeout = n.cfg.HeartbeatTimeout
+	c.CommitTimeout = n.cfg.CommitTimeout
 	c.SnapshotThreshold = n.cfg.SnapshotThreshold
 	c.SnapshotInterval = n.cfg.SnapshotInterval
 	c.TrailingLogs = n.cfg.TrailingLogs
@@ -281,6 +282,14 @@ func (n *Node) Leader() (id, addr string, err error) {
 		return "", "", ErrNoLeader
 	}
 	return string(i), string(a), nil
+}
+
+// Term returns the current raft term.
+func (n *Node) Term() uint64 {
+	if n.raft == nil {
+		return 0
+	}
+	return n.raft.CurrentTerm()
 }
 
 // IsLeader reports whether this node is the leader.
