@@ -1,0 +1,369 @@
+package kv
+
+import (
+	"fmt"
+	"sync"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+)
+
+// WatchRequest describes a watch on a key, a range or a prefix.
+type WatchRequest struct {
+	// Key and RangeEnd select keys as in a RangeRequest: RangeEnd empty is
+	// the single Key, "\x00" every key >= Key, otherwise [Key, RangeEnd).
+	Key, RangeEnd []byte
+	// StartRev is the first revision to deliver; 0 means the next one.
+	// Revisions still in history are replayed first.
+	StartRev int64
+	// PrevKV attaches the previous version of the key to each event.
+	PrevKV bool
+	// NoPut and NoDelete filter out puts or deletes.
+	NoPut, NoDelete bool
+	// ProgressNotify opts the watcher in to Store.ProgressNotify.
+	ProgressNotify bool
+}
+
+// WatchResponse is one message for a watcher: the events of one or more
+// whole revisions, a progress notification (no events, not cancelled), or
+// the final cancellation.
+type WatchResponse struct {
+	// Events are in revision and sub-revision order; they are shared
+	// between watchers and must not be modified.
+	Events []*mvccpb.Event
+	// Revision is the revision up to which the watcher has been sent every
+	// matching event.
+	Revision int64
+	// Canceled is set on the last response of a watcher cancelled by the
+	// store; CancelReason says why.
+	Canceled     bool
+	CancelReason string
+	// CompactRevision is set when the watcher was cancelled because the
+	// history it needed was compacted: resume from it (or re-read).
+	CompactRevision int64
+}
+
+// IsProgressNotify reports whether r only reports progress.
+func (r WatchResponse) IsProgressNotify() bool { return len(r.Events) == 0 && !r.Canceled }
+
+// Watcher receives the events of one watch on C. It is created by
+// Store.Watch and ends with Close or a cancellation.
+//
+// Every matching event is delivered exactly once, in order, the events of a
+// revision together. A watcher that does not keep up (its buffer of
+// Options.WatchBuffer responses is full) never slows apply: it is moved to
+// the unsynced set and caught up from history in the background; if that
+// history is compacted first, it is cancelled with CompactRevision set and
+// Err returning a *CompactedError.
+type Watcher struct {
+	hub   *hub
+	req   WatchRequest
+	sp    span
+	ch    chan WatchResponse // capacity limit+1: one slot kept for the final response
+	limit int
+
+	// guarded by hub.mu
+	synced         bool
+	progressWanted bool
+	pending        []int32 // scratch for hub.notify: indexes of matched changes
+
+	mu      sync.Mutex // guards sends on ch, closed, err, nextRev
+	closed  bool
+	err     error
+	nextRev int64 // while unsynced: the next revision to deliver
+}
+
+// C returns the channel of responses. It is closed after the final
+// (cancelled) response or after Close.
+func (w *Watcher) C() <-chan WatchResponse { return w.ch }
+
+// Err returns why the store cancelled the watcher, or nil.
+func (w *Watcher) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Close stops the watcher and closes its channel. It is idempotent.
+func (w *Watcher) Close() {
+	h := w.hub
+	h.mu.Lock()
+	h.drop(w)
+	h.mu.Unlock()
+	w.mu.Lock()
+	w.closeLocked()
+	w.mu.Unlock()
+}
+
+// RequestProgress asks for a progress notification: at once if the watcher
+// is synced, otherwise as soon as it has caught up.
+func (w *Watcher) RequestProgress() {
+	h := w.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !w.synced {
+		w.progressWanted = true
+		return
+	}
+	w.send(WatchResponse{Revision: h.lastRev})
+}
+
+func (w *Watcher) closeLocked() {
+	if !w.closed {
+		w.closed = true
+		close(w.ch)
+	}
+}
+
+// send queues r unless the buffer is full; it reports false if full.
+func (w *Watcher) send(r WatchResponse) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sendLocked(r)
+}
+
+func (w *Watcher) sendLocked(r WatchResponse) bool {
+	if w.closed {
+		return true
+	}
+	if len(w.ch) >= w.limit {
+		return false
+	}
+	w.ch <- r
+	return true
+}
+
+// cancelLocked sends the final response (into the reserved slot) and closes.
+func (w *Watcher) cancelLocked(r WatchResponse, err error) {
+	if w.closed {
+		return
+	}
+	r.Canceled = true
+	w.err = err
+	w.ch <- r
+	w.closeLocked()
+}
+
+// Watch starts a watch. It never fails: a watch whose StartRev is already
+// compacted is cancelled at once (its channel yields a response with
+// CompactRevision set), as etcd reports it.
+func (s *Store) Watch(req WatchRequest) *Watcher { return s.hub.watch(req) }
+
+// ProgressNotify sends the current revision to every synced watcher that
+// asked for progress notifications (WatchRequest.ProgressNotify). The
+// server calls it periodically; a watcher with a full buffer is skipped.
+func (s *Store) ProgressNotify() { s.hub.progress() }
+
+// hub dispatches applied changes to watchers. Apply calls notify, which
+// never waits for a watcher; the syncer goroutine catches up the unsynced.
+// Lock order: hub.mu, then Watcher.mu.
+type hub struct {
+	mu       sync.Mutex
+	view     func() *state
+	lastRev  int64 // the last revision given to notify (or restored)
+	bufLen   int
+	synced   watchIndex
+	unsynced map[*Watcher]struct{}
+	closed   bool
+	touched  []*Watcher
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newHub(view func() *state, rev int64, bufLen int) *hub {
+	h := &hub{
+		view: view, lastRev: rev, bufLen: bufLen,
+		synced: newWatchIndex(), unsynced: map[*Watcher]struct{}{},
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go h.run()
+	return h
+}
+
+func (h *hub) watch(req WatchRequest) *Watcher {
+	w := &Watcher{hub: h, req: req, sp: mkSpan(req.Key, req.RangeEnd), limit: h.bufLen}
+	w.ch = make(chan WatchResponse, w.limit+1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		w.mu.Lock()
+		w.cancelLocked(WatchResponse{CancelReason: ErrClosed.Error()}, ErrClosed)
+		w.mu.Unlock()
+		return w
+	}
+	if req.StartRev <= 0 || req.StartRev > h.lastRev {
+		w.synced = true
+		h.synced.add(w)
+		return w
+	}
+	w.nextRev = req.StartRev
+	h.unsynced[w] = struct{}{}
+	h.kickSyncer()
+	return w
+}
+
+// drop removes w from both groups. h.mu held.
+func (h *hub) drop(w *Watcher) {
+	if w.synced {
+		h.synced.remove(w)
+		w.synced = false
+	}
+	delete(h.unsynced, w)
+}
+
+func (h *hub) kickSyncer() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// notify hands the changes of revision rev to the synced watchers. It is
+// called by Apply after the new state is published.
+func (h *hub) notify(rev int64, changes []change) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lastRev = rev
+	if h.synced.empty() {
+		return
+	}
+	touched := h.touched[:0]
+	for i := range changes {
+		h.synced.match(changes[i].cur.key, func(w *Watcher) {
+			if len(w.pending) == 0 {
+				touched = append(touched, w)
+			}
+			w.pending = append(w.pending, int32(i))
+		})
+	}
+	b := eventBuilder{changes: changes}
+	for _, w := range touched {
+		evs := b.eventsFor(w)
+		w.pending = w.pending[:0]
+		if len(evs) == 0 || rev < w.req.StartRev {
+			continue
+		}
+		if !w.send(WatchResponse{Events: evs, Revision: rev}) {
+			h.synced.remove(w)
+			w.synced = false
+			w.mu.Lock()
+			w.nextRev = rev
+			w.mu.Unlock()
+			h.unsynced[w] = struct{}{}
+			h.kickSyncer()
+		}
+	}
+	clear(touched)
+	h.touched = touched[:0]
+}
+
+// eventBuilder makes each event of a revision once, in the two forms (with
+// and without prev_kv), and shares them between watchers.
+type eventBuilder struct {
+	changes []change
+	evs     [2][]*mvccpb.Event // per change, built lazily
+	all     [2][]*mvccpb.Event // every event, for unfiltered watchers
+}
+
+func (b *eventBuilder) event(i int, prev int) *mvccpb.Event {
+	if b.evs[prev] == nil {
+		b.evs[prev] = make([]*mvccpb.Event, len(b.changes))
+	}
+	if b.evs[prev][i] == nil {
+		b.evs[prev][i] = eventOf(&b.changes[i], prev == 1)
+	}
+	return b.evs[prev][i]
+}
+
+func (b *eventBuilder) eventsFor(w *Watcher) []*mvccpb.Event {
+	prev := 0
+	if w.req.PrevKV {
+		prev = 1
+	}
+	if len(w.pending) == len(b.changes) && !w.req.NoPut && !w.req.NoDelete {
+		if b.all[prev] == nil {
+			b.all[prev] = make([]*mvccpb.Event, len(b.changes))
+			for i := range b.changes {
+				b.all[prev][i] = b.event(i, prev)
+			}
+		}
+		return b.all[prev]
+	}
+	var out []*mvccpb.Event
+	for _, i := range w.pending {
+		if filtered(w.req, b.changes[i].cur.tombstone()) {
+			continue
+		}
+		out = append(out, b.event(int(i), prev))
+	}
+	return out
+}
+
+func filtered(req WatchRequest, isDelete bool) bool {
+	return (isDelete && req.NoDelete) || (!isDelete && req.NoPut)
+}
+
+func (h *hub) progress() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.synced.all(func(w *Watcher) {
+		if w.req.ProgressNotify {
+			w.send(WatchResponse{Revision: h.lastRev})
+		}
+	})
+}
+
+// restored moves every watcher to the unsynced set after a Restore, so the
+// syncer catches them up from the restored history (or cancels them).
+func (h *hub) restored(rev int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delivered := h.lastRev
+	h.lastRev = rev
+	var ws []*Watcher
+	h.synced.all(func(w *Watcher) { ws = append(ws, w) })
+	for _, w := range ws {
+		h.synced.remove(w)
+		w.synced = false
+		w.mu.Lock()
+		w.nextRev = max(delivered+1, w.req.StartRev)
+		w.mu.Unlock()
+		h.unsynced[w] = struct{}{}
+	}
+	if rev < delivered {
+		reason := fmt.Sprintf("kv: store restored to revision %d, behind revision %d already delivered", rev, delivered)
+		for w := range h.unsynced {
+			w.mu.Lock()
+			w.cancelLocked(WatchResponse{Revision: rev, CancelReason: reason}, fmt.Errorf("%s", reason))
+			w.mu.Unlock()
+		}
+		clear(h.unsynced)
+	}
+	h.kickSyncer()
+}
+
+func (h *hub) close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	close(h.stop)
+	h.mu.Unlock()
+	<-h.done
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cancel := func(w *Watcher) {
+		w.mu.Lock()
+		w.cancelLocked(WatchResponse{Revision: h.lastRev, CancelReason: ErrClosed.Error()}, ErrClosed)
+		w.mu.Unlock()
+	}
+	h.synced.all(cancel)
+	for w := range h.unsynced {
+		cancel(w)
+	}
+	h.synced = newWatchIndex()
+	clear(h.unsynced)
+}
