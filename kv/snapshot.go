@@ -136,20 +136,21 @@ func readSnapshot(r io.Reader) (*state, error) {
 	b := &restorer{st: st, keys: immutable.NewSortedMapBuilder[string, versions](stringComparer{}),
 		leases: immutable.NewSortedMapBuilder[int64, *lease](int64Comparer{})}
 	for {
-		tag := d.bytes(1)
+		tb := d.bytes(1)
 		if d.err != nil {
 			return nil, d.fail("truncated: %v", d.err)
 		}
+		tag := tb[0] // copy: the buffer moves on the next read
 		var err error
-		switch tag[0] {
+		switch tag {
 		case 'b', 'l':
-			err = b.addRec(tag[0], d.rec())
+			err = b.addRec(tag, d.rec())
 		case 'L':
 			err = b.addLease(&lease{id: d.varint(), ttl: d.varint(), remaining: d.varint()})
 		case 'E':
 			return b.finish(d)
 		default:
-			err = fmt.Errorf("unknown record tag %q", tag[0])
+			err = fmt.Errorf("unknown record tag %q", tag)
 		}
 		if d.err != nil {
 			return nil, d.fail("truncated: %v", d.err)
@@ -310,6 +311,7 @@ func (d *decoder) need(n int) bool {
 	return true
 }
 
+// bytes returns the next n bytes; they are valid until the next read.
 func (d *decoder) bytes(n int) []byte {
 	if !d.need(n) {
 		if d.err == nil {
