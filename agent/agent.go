@@ -1,0 +1,157 @@
+// Package agent assembles one concord member: the consensus node, the
+// state machines registered on it, and the client port serving etcd's v3
+// gRPC API and the REST API. The concord binary's `agent` command and the
+// in-process test clusters both use it, so they run the same wiring.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/concord-db/concord/kv"
+	"github.com/concord-db/concord/node"
+	"github.com/concord-db/concord/server"
+	"github.com/concord-db/concord/server/etcdapi"
+	"google.golang.org/grpc"
+)
+
+// Config configures an Agent.
+type Config struct {
+	// Node configures the consensus node. Node.ClientAddr is filled in from
+	// AdvertiseClientAddr.
+	Node node.Config
+	// ClientAddr is where the client port listens. Default 127.0.0.1:2379.
+	ClientAddr string
+	// AdvertiseClientAddr is the client address other members and clients
+	// are told. Default: ClientAddr, or the address the listener got.
+	AdvertiseClientAddr string
+	// Limits bound request sizes as etcd's flags do.
+	Limits etcdapi.Limits
+	// MinLeaseTTL is the shortest lease TTL granted, in seconds. Default:
+	// derived from the election timeout as etcd does (1.5 election timeouts,
+	// at least 1s), so that a leader change cannot expire a lease.
+	MinLeaseTTL int64
+	// LeaseCheckpointInterval is how often the leader records leases'
+	// remaining TTL in the log. Default 5 minutes (etcd's).
+	LeaseCheckpointInterval time.Duration
+	// Logger receives everything. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultClientAddr is the client port's default address (etcd's).
+const DefaultClientAddr = "127.0.0.1:2379"
+
+// Agent is a running member.
+type Agent struct {
+	Node   *node.Node
+	Store  *kv.Store
+	Server *server.Server
+
+	cfg    Config
+	ln     net.Listener
+	api    *etcdapi.API
+	cancel context.CancelFunc
+	served chan error
+}
+
+// Start opens the data dir, starts the node and serves the client port.
+func Start(cfg Config) (*Agent, error) {
+	if cfg.ClientAddr == "" {
+		cfg.ClientAddr = DefaultClientAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LeaseCheckpointInterval == 0 {
+		cfg.LeaseCheckpointInterval = 5 * time.Minute
+	}
+	ln, err := net.Listen("tcp", cfg.ClientAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on client address %s: %w", cfg.ClientAddr, err)
+	}
+	if cfg.AdvertiseClientAddr == "" {
+		cfg.AdvertiseClientAddr = ln.Addr().String()
+	}
+	cfg.Node.ClientAddr = cfg.AdvertiseClientAddr
+	if cfg.Node.Logger == nil {
+		cfg.Node.Logger = cfg.Logger
+	}
+	a, err := start(cfg, ln)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func start(cfg Config, ln net.Listener) (*Agent, error) {
+	n, err := node.New(cfg.Node)
+	if err != nil {
+		return nil, err
+	}
+	lessor := kv.NewLessor(kv.LessorConfig{CheckpointInterval: cfg.LeaseCheckpointInterval})
+	store := kv.New(kv.Options{Lessor: lessor, MinLeaseTTL: minLeaseTTL(cfg), Logger: cfg.Logger})
+	if err := n.Register(node.TypeKV, store); err != nil {
+		n.Crash()
+		return nil, err
+	}
+	srv, err := server.New(server.Config{
+		Node:        n,
+		Logger:      cfg.Logger,
+		GRPCOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.Limits.MaxRecvMsgSize())},
+	})
+	if err != nil {
+		n.Crash()
+		return nil, err
+	}
+	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger})
+	api.Register(srv.GRPC())
+	if err := n.Start(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &Agent{Node: n, Store: store, Server: srv, cfg: cfg, ln: ln, api: api, cancel: cancel, served: make(chan error, 1)}
+	go api.Run(ctx)
+	go func() { a.served <- srv.Serve(ln) }()
+	return a, nil
+}
+
+// minLeaseTTL is etcd's rule: a lease must outlive an election.
+func minLeaseTTL(cfg Config) int64 {
+	if cfg.MinLeaseTTL > 0 {
+		return cfg.MinLeaseTTL
+	}
+	election := cfg.Node.ElectionTimeout
+	if election == 0 {
+		election = node.DefaultElectionTimeout
+	}
+	return max(1, int64((3*election/2+time.Second-1)/time.Second))
+}
+
+// ClientAddr returns the address the client port listens on.
+func (a *Agent) ClientAddr() string { return a.ln.Addr().String() }
+
+// Stop stops serving clients, then shuts the node down (a leader hands
+// over leadership first).
+func (a *Agent) Stop(ctx context.Context) error {
+	errs := []error{a.Server.Shutdown(ctx)}
+	a.cancel()
+	errs = append(errs, a.Node.Shutdown())
+	a.Store.Close()
+	return errors.Join(errs...)
+}
+
+// Crash stops the member as if its process died: no leadership transfer,
+// connections cut. Its fsynced data survives. For tests.
+func (a *Agent) Crash() {
+	a.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	a.Server.Shutdown(ctx)
+	a.Node.Crash()
+	a.Store.Close()
+}

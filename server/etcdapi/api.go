@@ -1,0 +1,122 @@
+package etcdapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/concord-db/concord/kv"
+	"github.com/concord-db/concord/node"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc"
+)
+
+// Node is what the API needs from the consensus node.
+type Node interface {
+	ID() string
+	ClusterID() uint64
+	Term() uint64
+	IsLeader() bool
+	Status() node.Status
+	Apply(ctx context.Context, t node.Type, payload []byte) (node.Result, error)
+	ReadBarrier(ctx context.Context) error
+	WaitApplied(ctx context.Context, index uint64) error
+	Members(ctx context.Context) ([]node.Member, error)
+	AddVoter(ctx context.Context, id, peerAddr, clientAddr string) error
+	AddNonVoter(ctx context.Context, id, peerAddr, clientAddr string) error
+	PromoteToVoter(ctx context.Context, id string) error
+	RemoveServer(ctx context.Context, id string) error
+	TransferLeadership(ctx context.Context, id string) error
+	CallLeader(ctx context.Context, name string, req []byte) ([]byte, error)
+	HandleOnLeader(name string, h node.LeaderHandler)
+	LeaderChange() <-chan struct{}
+	WriteSnapshot(ctx context.Context, w io.Writer) (node.SnapshotHeader, error)
+}
+
+// Limits bound what one request may ask, as etcd's flags do.
+type Limits struct {
+	// MaxRequestBytes caps the encoded size of a write. Default 1.5 MiB.
+	MaxRequestBytes int
+	// MaxTxnOps caps the operations in one txn (each branch). Default 128.
+	MaxTxnOps int
+}
+
+// Defaults of Limits, as etcd's.
+const (
+	DefaultMaxRequestBytes = 1536 * 1024
+	DefaultMaxTxnOps       = 128
+	// grpcOverheadBytes is what gRPC framing may add to a request on top of
+	// MaxRequestBytes (etcd allows the same slack).
+	grpcOverheadBytes = 512 * 1024
+)
+
+func (l *Limits) setDefaults() {
+	if l.MaxRequestBytes <= 0 {
+		l.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if l.MaxTxnOps <= 0 {
+		l.MaxTxnOps = DefaultMaxTxnOps
+	}
+}
+
+// MaxRecvMsgSize is the gRPC receive limit to configure for these limits.
+func (l Limits) MaxRecvMsgSize() int {
+	l.setDefaults()
+	return l.MaxRequestBytes + grpcOverheadBytes
+}
+
+// API implements etcd's v3 gRPC services over a node and a kv store.
+type API struct {
+	node   Node
+	store  *kv.Store
+	lessor *kv.Lessor
+	limits Limits
+	logger *slog.Logger
+	// Snapshot streams a backup for Maintenance.Snapshot. Default: the
+	// node's state.bin.
+	snapshot func(ctx context.Context, w io.Writer) error
+}
+
+// Config configures an API.
+type Config struct {
+	Node   Node
+	Store  *kv.Store
+	Lessor *kv.Lessor // the lessor given to the store's Options
+	Limits Limits
+	Logger *slog.Logger
+	// Snapshot, if set, writes the backup served by Maintenance.Snapshot.
+	Snapshot func(ctx context.Context, w io.Writer) error
+}
+
+// New returns an API. Register it on a grpc.Server with Register.
+func New(cfg Config) *API {
+	cfg.Limits.setDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{node: cfg.Node, store: cfg.Store, lessor: cfg.Lessor, limits: cfg.Limits, logger: cfg.Logger, snapshot: cfg.Snapshot}
+	if a.snapshot == nil {
+		a.snapshot = func(ctx context.Context, w io.Writer) error {
+			_, err := cfg.Node.WriteSnapshot(ctx, w)
+			return err
+		}
+	}
+	return a
+}
+
+// Register registers every service on s.
+func (a *API) Register(s *grpc.Server) {
+	pb.RegisterKVServer(s, &kvService{a})
+	pb.RegisterClusterServer(s, &clusterService{a})
+	pb.RegisterMaintenanceServer(s, &maintenanceService{a})
+	pb.RegisterLeaseServer(s, &leaseService{a})
+	pb.RegisterWatchServer(s, &watchService{a})
+}
+
+// Run runs the API's background work until ctx ends: the leader-side lease
+// expiry loop and periodic watch progress notifications.
+func (a *API) Run(ctx context.Context) {
+	a.registerLeaderCalls()
+	go a.runProgressNotify(ctx)
+	a.runLessor(ctx, lessorTick)
+}

@@ -1,0 +1,54 @@
+package etcdapi
+
+import (
+	"context"
+	"errors"
+
+	"github.com/concord-db/concord/kv"
+	"github.com/concord-db/concord/node"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// errMap lists, in order of precedence, how internal errors are reported to
+// etcd clients. Clients react to these exact codes and messages.
+var errMap = []struct {
+	err  error
+	grpc error
+}{
+	{kv.ErrCompacted, rpctypes.ErrGRPCCompacted},
+	{kv.ErrFutureRev, rpctypes.ErrGRPCFutureRev},
+	{kv.ErrLeaseNotFound, rpctypes.ErrGRPCLeaseNotFound},
+	{kv.ErrLeaseExists, rpctypes.ErrGRPCLeaseExist},
+	{kv.ErrLeaseTTLTooLarge, rpctypes.ErrGRPCLeaseTTLTooLarge},
+	{kv.ErrDuplicateKey, rpctypes.ErrGRPCDuplicateKey},
+	{kv.ErrKeyNotFound, rpctypes.ErrGRPCKeyNotFound},
+	{node.ErrNoLeader, rpctypes.ErrGRPCNoLeader},
+	{node.ErrNotLeader, rpctypes.ErrGRPCNotLeader},
+	{node.ErrShutdown, rpctypes.ErrGRPCStopped},
+	{node.ErrRemoved, rpctypes.ErrGRPCStopped},
+	{node.ErrUnknownOutcome, rpctypes.ErrGRPCTimeout},
+	{node.ErrTimeout, rpctypes.ErrGRPCTimeout},
+	{context.DeadlineExceeded, rpctypes.ErrGRPCTimeout},
+	{context.Canceled, rpctypes.ErrGRPCCanceled},
+}
+
+// toGRPC maps an error to what etcd would return for it.
+func toGRPC(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	for _, m := range errMap {
+		if errors.Is(err, m.err) {
+			return m.grpc
+		}
+	}
+	if errors.Is(err, node.ErrMember) {
+		return status.Error(codes.FailedPrecondition, "etcdserver: "+err.Error())
+	}
+	return status.Error(codes.Unknown, err.Error())
+}
