@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -102,3 +103,5 @@ func wantErr(t testing.TB, err, want error) {
 }
 
 type pbKV = mvccpb.KeyValue
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

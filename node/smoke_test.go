@@ -1,78 +1,24 @@
-package node
+package node_test
 
 import (
 	"context"
-	"encoding/binary"
-	"io"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/concord-db/concord/internal/testcluster"
+	"github.com/concord-db/concord/node"
 )
 
-// logSM records every command it applies, for tests.
-type logSM struct {
-	mu   sync.Mutex
-	cmds []string
-}
-
-func (s *logSM) Apply(index uint64, cmd []byte) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cmds = append(s.cmds, string(cmd))
-	return binary.AppendUvarint(nil, uint64(len(s.cmds)))
-}
-
-func (s *logSM) Snapshot() (Snapshot, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return &logSnap{cmds: append([]string(nil), s.cmds...)}, nil
-}
-
-func (s *logSM) Restore(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	var cmds []string
-	for len(b) > 0 {
-		n, k := binary.Uvarint(b)
-		cmds = append(cmds, string(b[k:k+int(n)]))
-		b = b[k+int(n):]
-	}
-	s.mu.Lock()
-	s.cmds = cmds
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *logSM) all() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.cmds...)
-}
-
-type logSnap struct{ cmds []string }
-
-func (s *logSnap) Persist(w io.Writer) error {
-	for _, c := range s.cmds {
-		if _, err := w.Write(appendString(nil, c)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-func (s *logSnap) Release() {}
-
 func TestSmokeSingleNode(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := node.DefaultConfig()
 	cfg.ID, cfg.DataDir, cfg.PeerAddr, cfg.Bootstrap = "n1", t.TempDir(), "127.0.0.1:0", true
 	cfg.HeartbeatTimeout, cfg.ElectionTimeout = 100*time.Millisecond, 100*time.Millisecond
-	n, err := New(cfg)
+	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm := &logSM{}
-	n.Register(TypeUser, sm)
+	sm := &testcluster.LogSM{}
+	n.Register(node.TypeUser, sm)
 	if err := n.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +27,7 @@ func TestSmokeSingleNode(t *testing.T) {
 	defer cancel()
 	<-n.Ready()
 	for i := 0; i < 5; i++ {
-		res, err := n.Apply(ctx, TypeUser, []byte("x"))
+		res, err := n.Apply(ctx, node.TypeUser, []byte("x"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +36,7 @@ func TestSmokeSingleNode(t *testing.T) {
 	if err := n.ReadBarrier(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(sm.all()); got != 5 {
+	if got := sm.Len(); got != 5 {
 		t.Fatalf("applied %d", got)
 	}
 	t.Logf("%+v", n.Status())
