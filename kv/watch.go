@@ -63,6 +63,7 @@ type Watcher struct {
 
 	// guarded by hub.mu
 	synced         bool
+	minRev         int64 // notify skips revisions below it
 	progressWanted bool
 	pending        []int32 // scratch for hub.notify: indexes of matched changes
 
@@ -192,6 +193,7 @@ func (h *hub) watch(req WatchRequest) *Watcher {
 		w.mu.Unlock()
 		return w
 	}
+	w.minRev = req.StartRev
 	if req.StartRev <= 0 || req.StartRev > h.lastRev {
 		w.synced = true
 		h.synced.add(w)
@@ -241,7 +243,7 @@ func (h *hub) notify(rev int64, changes []change) {
 	for _, w := range touched {
 		evs := b.eventsFor(w)
 		w.pending = w.pending[:0]
-		if len(evs) == 0 || rev < w.req.StartRev {
+		if len(evs) == 0 || rev < w.minRev {
 			continue
 		}
 		if !w.send(WatchResponse{Events: evs, Revision: rev}) {
@@ -327,7 +329,7 @@ func (h *hub) restored(rev int64) {
 		h.synced.remove(w)
 		w.synced = false
 		w.mu.Lock()
-		w.nextRev = max(delivered+1, w.req.StartRev)
+		w.nextRev = max(delivered+1, w.minRev)
 		w.mu.Unlock()
 		h.unsynced[w] = struct{}{}
 	}

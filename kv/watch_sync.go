@@ -108,7 +108,11 @@ func (h *hub) finishSync(w *Watcher) {
 		if len(evs) > 0 && !w.sendLocked(WatchResponse{Events: evs, Revision: upto}) {
 			return
 		}
+		w.nextRev = h.lastRev + 1
 	}
+	// Phase one may have read a published revision that apply has not
+	// notified yet: notify must skip what was delivered already.
+	w.minRev = w.nextRev
 	w.nextRev = 0
 	delete(h.unsynced, w)
 	w.synced = true
