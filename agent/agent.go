@@ -31,6 +31,9 @@ type Config struct {
 	AdvertiseClientAddr string
 	// Limits bound request sizes as etcd's flags do.
 	Limits etcdapi.Limits
+	// AutoCompaction configures the leader's automatic compaction of the
+	// kv history. Default: off (etcd's default).
+	AutoCompaction etcdapi.AutoCompaction
 	// MinLeaseTTL is the shortest lease TTL granted, in seconds. Default:
 	// derived from the election timeout as etcd does (1.5 election timeouts,
 	// at least 1s), so that a leader change cannot expire a lease.
@@ -108,7 +111,8 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		n.Crash()
 		return nil, err
 	}
-	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger})
+	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
+		AutoCompaction: cfg.AutoCompaction})
 	api.Register(srv.GRPC())
 	if err := n.Start(); err != nil {
 		return nil, err

@@ -72,6 +72,8 @@ type API struct {
 	lessor *kv.Lessor
 	limits Limits
 	logger *slog.Logger
+
+	compaction AutoCompaction
 	// Snapshot streams a backup for Maintenance.Snapshot. Default: the
 	// node's state.bin.
 	snapshot func(ctx context.Context, w io.Writer) error
@@ -84,6 +86,8 @@ type Config struct {
 	Lessor *kv.Lessor // the lessor given to the store's Options
 	Limits Limits
 	Logger *slog.Logger
+	// AutoCompaction configures the leader's automatic compaction.
+	AutoCompaction AutoCompaction
 	// Snapshot, if set, writes the backup served by Maintenance.Snapshot.
 	Snapshot func(ctx context.Context, w io.Writer) error
 }
@@ -94,7 +98,7 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{node: cfg.Node, store: cfg.Store, lessor: cfg.Lessor, limits: cfg.Limits, logger: cfg.Logger, snapshot: cfg.Snapshot}
+	a := &API{node: cfg.Node, store: cfg.Store, lessor: cfg.Lessor, limits: cfg.Limits, logger: cfg.Logger, snapshot: cfg.Snapshot, compaction: cfg.AutoCompaction}
 	if a.snapshot == nil {
 		a.snapshot = func(ctx context.Context, w io.Writer) error {
 			_, err := cfg.Node.WriteSnapshot(ctx, w)
@@ -118,5 +122,6 @@ func (a *API) Register(s *grpc.Server) {
 func (a *API) Run(ctx context.Context) {
 	a.registerLeaderCalls()
 	go a.runProgressNotify(ctx)
+	go a.runCompactor(ctx)
 	a.runLessor(ctx, lessorTick)
 }
