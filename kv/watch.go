@@ -25,7 +25,8 @@ type WatchRequest struct {
 
 // WatchResponse is one message for a watcher: the events of one or more
 // whole revisions, a progress notification (no events, not cancelled), or
-// the final cancellation.
+// the final cancellation. Responses and their events may be shared between
+// watchers: treat them as read-only.
 type WatchResponse struct {
 	// Events are in revision and sub-revision order; they are shared
 	// between watchers and must not be modified.
@@ -43,7 +44,7 @@ type WatchResponse struct {
 }
 
 // IsProgressNotify reports whether r only reports progress.
-func (r WatchResponse) IsProgressNotify() bool { return len(r.Events) == 0 && !r.Canceled }
+func (r *WatchResponse) IsProgressNotify() bool { return len(r.Events) == 0 && !r.Canceled }
 
 // Watcher receives the events of one watch on C. It is created by
 // Store.Watch and ends with Close or a cancellation.
@@ -58,7 +59,7 @@ type Watcher struct {
 	hub   *hub
 	req   WatchRequest
 	sp    span
-	ch    chan WatchResponse // capacity limit+1: one slot kept for the final response
+	ch    chan *WatchResponse // capacity limit+1: one slot kept for the final response
 	limit int
 
 	// guarded by hub.mu
@@ -75,7 +76,7 @@ type Watcher struct {
 
 // C returns the channel of responses. It is closed after the final
 // (cancelled) response or after Close.
-func (w *Watcher) C() <-chan WatchResponse { return w.ch }
+func (w *Watcher) C() <-chan *WatchResponse { return w.ch }
 
 // Err returns why the store cancelled the watcher, or nil.
 func (w *Watcher) Err() error {
@@ -105,7 +106,7 @@ func (w *Watcher) RequestProgress() {
 		w.progressWanted = true
 		return
 	}
-	w.send(WatchResponse{Revision: h.lastRev})
+	w.send(&WatchResponse{Revision: h.lastRev})
 }
 
 func (w *Watcher) closeLocked() {
@@ -116,13 +117,13 @@ func (w *Watcher) closeLocked() {
 }
 
 // send queues r unless the buffer is full; it reports false if full.
-func (w *Watcher) send(r WatchResponse) bool {
+func (w *Watcher) send(r *WatchResponse) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.sendLocked(r)
 }
 
-func (w *Watcher) sendLocked(r WatchResponse) bool {
+func (w *Watcher) sendLocked(r *WatchResponse) bool {
 	if w.closed {
 		return true
 	}
@@ -134,7 +135,7 @@ func (w *Watcher) sendLocked(r WatchResponse) bool {
 }
 
 // cancelLocked sends the final response (into the reserved slot) and closes.
-func (w *Watcher) cancelLocked(r WatchResponse, err error) {
+func (w *Watcher) cancelLocked(r *WatchResponse, err error) {
 	if w.closed {
 		return
 	}
@@ -184,12 +185,12 @@ func newHub(view func() *state, rev int64, bufLen int) *hub {
 
 func (h *hub) watch(req WatchRequest) *Watcher {
 	w := &Watcher{hub: h, req: req, sp: mkSpan(req.Key, req.RangeEnd), limit: h.bufLen}
-	w.ch = make(chan WatchResponse, w.limit+1)
+	w.ch = make(chan *WatchResponse, w.limit+1)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		w.mu.Lock()
-		w.cancelLocked(WatchResponse{CancelReason: ErrClosed.Error()}, ErrClosed)
+		w.cancelLocked(&WatchResponse{CancelReason: ErrClosed.Error()}, ErrClosed)
 		w.mu.Unlock()
 		return w
 	}
@@ -239,14 +240,14 @@ func (h *hub) notify(rev int64, changes []change) {
 			w.pending = append(w.pending, int32(i))
 		})
 	}
-	b := eventBuilder{changes: changes}
+	b := eventBuilder{changes: changes, rev: rev}
 	for _, w := range touched {
-		evs := b.eventsFor(w)
+		resp := b.responseFor(w)
 		w.pending = w.pending[:0]
-		if len(evs) == 0 || rev < w.minRev {
+		if resp == nil || rev < w.minRev {
 			continue
 		}
-		if !w.send(WatchResponse{Events: evs, Revision: rev}) {
+		if !w.send(resp) {
 			h.synced.remove(w)
 			w.synced = false
 			w.mu.Lock()
@@ -264,8 +265,9 @@ func (h *hub) notify(rev int64, changes []change) {
 // and without prev_kv), and shares them between watchers.
 type eventBuilder struct {
 	changes []change
+	rev     int64
 	evs     [2][]*mvccpb.Event // per change, built lazily
-	all     [2][]*mvccpb.Event // every event, for unfiltered watchers
+	all     [2]*WatchResponse  // every event, for unfiltered watchers
 }
 
 func (b *eventBuilder) event(i int, prev int) *mvccpb.Event {
@@ -278,17 +280,20 @@ func (b *eventBuilder) event(i int, prev int) *mvccpb.Event {
 	return b.evs[prev][i]
 }
 
-func (b *eventBuilder) eventsFor(w *Watcher) []*mvccpb.Event {
+// responseFor returns w's response for the revision, or nil if all its
+// events are filtered out. Unfiltered watchers of every change share one.
+func (b *eventBuilder) responseFor(w *Watcher) *WatchResponse {
 	prev := 0
 	if w.req.PrevKV {
 		prev = 1
 	}
 	if len(w.pending) == len(b.changes) && !w.req.NoPut && !w.req.NoDelete {
 		if b.all[prev] == nil {
-			b.all[prev] = make([]*mvccpb.Event, len(b.changes))
+			evs := make([]*mvccpb.Event, len(b.changes))
 			for i := range b.changes {
-				b.all[prev][i] = b.event(i, prev)
+				evs[i] = b.event(i, prev)
 			}
+			b.all[prev] = &WatchResponse{Events: evs, Revision: b.rev}
 		}
 		return b.all[prev]
 	}
@@ -299,7 +304,10 @@ func (b *eventBuilder) eventsFor(w *Watcher) []*mvccpb.Event {
 		}
 		out = append(out, b.event(int(i), prev))
 	}
-	return out
+	if len(out) == 0 {
+		return nil
+	}
+	return &WatchResponse{Events: out, Revision: b.rev}
 }
 
 func filtered(req WatchRequest, isDelete bool) bool {
@@ -311,7 +319,7 @@ func (h *hub) progress() {
 	defer h.mu.Unlock()
 	h.synced.all(func(w *Watcher) {
 		if w.req.ProgressNotify {
-			w.send(WatchResponse{Revision: h.lastRev})
+			w.send(&WatchResponse{Revision: h.lastRev})
 		}
 	})
 }
@@ -337,7 +345,7 @@ func (h *hub) restored(rev int64) {
 		reason := fmt.Sprintf("kv: store restored to revision %d, behind revision %d already delivered", rev, delivered)
 		for w := range h.unsynced {
 			w.mu.Lock()
-			w.cancelLocked(WatchResponse{Revision: rev, CancelReason: reason}, fmt.Errorf("%s", reason))
+			w.cancelLocked(&WatchResponse{Revision: rev, CancelReason: reason}, fmt.Errorf("%s", reason))
 			w.mu.Unlock()
 		}
 		clear(h.unsynced)
@@ -359,7 +367,7 @@ func (h *hub) close() {
 	defer h.mu.Unlock()
 	cancel := func(w *Watcher) {
 		w.mu.Lock()
-		w.cancelLocked(WatchResponse{Revision: h.lastRev, CancelReason: ErrClosed.Error()}, ErrClosed)
+		w.cancelLocked(&WatchResponse{Revision: h.lastRev, CancelReason: ErrClosed.Error()}, ErrClosed)
 		w.mu.Unlock()
 	}
 	h.synced.all(cancel)

@@ -80,7 +80,7 @@ func (h *hub) syncOne(w *Watcher) {
 			return
 		}
 		evs, upto := collect(st, w, w.nextRev, st.rev, syncBatch)
-		if len(evs) > 0 && !w.sendLocked(WatchResponse{Events: evs, Revision: upto}) {
+		if len(evs) > 0 && !w.sendLocked(&WatchResponse{Events: evs, Revision: upto}) {
 			w.mu.Unlock()
 			return // buffer full: retry later
 		}
@@ -105,7 +105,7 @@ func (h *hub) finishSync(w *Watcher) {
 	}
 	if w.nextRev <= h.lastRev {
 		evs, upto := collect(st, w, w.nextRev, h.lastRev, -1)
-		if len(evs) > 0 && !w.sendLocked(WatchResponse{Events: evs, Revision: upto}) {
+		if len(evs) > 0 && !w.sendLocked(&WatchResponse{Events: evs, Revision: upto}) {
 			return
 		}
 		w.nextRev = h.lastRev + 1
@@ -119,7 +119,7 @@ func (h *hub) finishSync(w *Watcher) {
 	h.synced.add(w)
 	if w.progressWanted {
 		w.progressWanted = false
-		w.sendLocked(WatchResponse{Revision: h.lastRev})
+		w.sendLocked(&WatchResponse{Revision: h.lastRev})
 	}
 }
 
@@ -136,8 +136,8 @@ func (h *hub) cancelCompacted(w *Watcher) {
 	w.mu.Unlock()
 }
 
-func compactedResponse(st *state) WatchResponse {
-	return WatchResponse{Revision: st.rev, CompactRevision: st.compactRev, CancelReason: ErrCompacted.Error()}
+func compactedResponse(st *state) *WatchResponse {
+	return &WatchResponse{Revision: st.rev, CompactRevision: st.compactRev, CancelReason: ErrCompacted.Error()}
 }
 
 // collect returns w's events with revisions in [from, to] from st, stopping

@@ -13,7 +13,7 @@ import (
 const waitFor = 10 * time.Second
 
 // next returns the next response or fails after a deadline.
-func next(t *testing.T, w *Watcher) WatchResponse {
+func next(t *testing.T, w *Watcher) *WatchResponse {
 	t.Helper()
 	select {
 	case r, ok := <-w.C():
@@ -24,7 +24,7 @@ func next(t *testing.T, w *Watcher) WatchResponse {
 	case <-time.After(waitFor):
 		t.Fatal("no watch response before the deadline")
 	}
-	return WatchResponse{}
+	return nil
 }
 
 // collectEvents reads responses until an event at revision upTo arrives.
