@@ -333,6 +333,7 @@ func (n *Node) waitReady() {
 		if err == nil {
 			close(n.ready)
 			n.logger.Info("ready", "applied", n.AppliedIndex())
+			n.publishClientAddr()
 			return
 		}
 		select {
@@ -340,6 +341,22 @@ func (n *Node) waitReady() {
 			return
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// publishClientAddr records this node's client address in the replicated
+// cluster metadata when it is missing or stale there. The leader records its
+// own in establishLeadership and a joining node sends it with its join
+// request; without this, the followers of an --initial-cluster (and a node
+// restarted with a new client address) would never be listed with theirs.
+func (n *Node) publishClientAddr() {
+	if m, ok := n.fsm.metaSnapshot().members[n.cfg.ID]; n.cfg.ClientAddr == "" || (ok && m.ClientAddr == n.cfg.ClientAddr) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaderTimeout)
+	defer cancel()
+	if _, err := n.Apply(ctx, typeNode, encodeSetMember(n.cfg.ID, memberMeta{ClientAddr: n.cfg.ClientAddr})); err != nil {
+		n.logger.Warn("could not record this node's client address", "err", err)
 	}
 }
 
