@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/concord-db/concord/node"
+	"github.com/concord-db/concord/server"
+	"github.com/spf13/cobra"
+)
+
+// Agent defaults.
+const (
+	defaultClientAddr = "127.0.0.1:2379"
+	defaultPeerAddr   = "127.0.0.1:2380"
+	devDataDir        = "concord-data"
+	devNodeID         = "dev"
+	shutdownTimeout   = 20 * time.Second
+)
+
+// agentOptions are the flags of concord agent.
+type agentOptions struct {
+	nodeID              string
+	dataDir             string
+	clientAddr          string
+	peerAddr            string
+	advertiseClientAddr string
+	advertisePeerAddr   string
+	bootstrap           bool
+	join                []string
+	initialCluster      string
+	dev                 bool
+	logLevel            string
+
+	leaderTimeout     time.Duration
+	applyTimeout      time.Duration
+	commitRetries     int
+	heartbeatTimeout  time.Duration
+	electionTimeout   time.Duration
+	snapshotThreshold uint64
+	snapshotInterval  time.Duration
+	maxSnapshots      int
+}
+
+func newAgentCmd() *cobra.Command {
+	o := &agentOptions{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a concord server node",
+		Long: `Run a concord server node: a raft peer on the peer port and the client API
+(REST/JSON, health, metrics; gRPC later) on the client port.
+
+A new node either bootstraps a one-node cluster (--bootstrap), asks existing
+members to add it (--join), or starts together with the other voters of a new
+cluster (--initial-cluster). A node whose data dir already holds cluster state
+rejoins with no such flag. --dev runs a single node with its data in
+./` + devDataDir + `, for trying concord out.`,
+		Example: `  concord agent --dev
+  concord agent --node-id n1 --data-dir /var/lib/concord --bootstrap
+  concord agent --node-id n2 --data-dir /var/lib/concord --peer-addr 10.0.0.2:2380 --join 10.0.0.1:2380`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAgent(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.nodeID, "node-id", "", `this node's unique, stable id (required; "`+devNodeID+`" with --dev)`)
+	f.StringVar(&o.dataDir, "data-dir", "", `directory for the log, stable state and snapshots (required; ./`+devDataDir+` with --dev)`)
+	f.StringVar(&o.clientAddr, "client-addr", defaultClientAddr, "address the client API (HTTP, gRPC) listens on")
+	f.StringVar(&o.peerAddr, "peer-addr", defaultPeerAddr, "address the peer port (raft and internal RPC) listens on")
+	f.StringVar(&o.advertiseClientAddr, "advertise-client-addr", "", "client address other nodes and clients are told (default: --client-addr)")
+	f.StringVar(&o.advertisePeerAddr, "advertise-peer-addr", "", "peer address other nodes dial (default: --peer-addr)")
+	f.BoolVar(&o.bootstrap, "bootstrap", false, "form a new one-node cluster if the data dir holds no state")
+	f.StringSliceVar(&o.join, "join", nil, "peer addresses of existing members to ask to add this node, ADDR[,ADDR]")
+	f.StringVar(&o.initialCluster, "initial-cluster", "", "every voter of a new cluster, this node included: id=peeraddr,...")
+	f.BoolVar(&o.dev, "dev", false, "development mode: one node, bootstrapped if new, data in ./"+devDataDir)
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+
+	d := node.DefaultConfig()
+	f.DurationVar(&o.leaderTimeout, "leader-timeout", d.LeaderTimeout, "how long an operation waits for a leader")
+	f.DurationVar(&o.applyTimeout, "apply-timeout", d.ApplyTimeout, "bound on one attempt at committing a command")
+	f.IntVar(&o.commitRetries, "commit-retries", d.CommitRetries, "retries of a command across leader changes (never applied twice)")
+	f.DurationVar(&o.heartbeatTimeout, "heartbeat-timeout", d.HeartbeatTimeout, "raft heartbeat timeout")
+	f.DurationVar(&o.electionTimeout, "election-timeout", d.ElectionTimeout, "raft election timeout (at least the heartbeat timeout)")
+	f.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", d.SnapshotThreshold, "log entries since the last snapshot that trigger a new one")
+	f.DurationVar(&o.snapshotInterval, "snapshot-interval", d.SnapshotInterval, "how often the snapshot threshold is checked")
+	f.IntVar(&o.maxSnapshots, "max-snapshots", d.MaxSnapshots, "snapshots kept on disk")
+	return cmd
+}
+
+// agentConfig is everything runAgent needs, checked.
+type agentConfig struct {
+	node       node.Config
+	clientAddr string // listen address of the client port
+	logLevel   slog.Level
+	dev        bool
+}
+
+// buildConfig checks the options and turns them into the node's Config.
+// Its errors are usage errors.
+func (o *agentOptions) buildConfig() (agentConfig, error) {
+	var errs []error
+	ac := agentConfig{clientAddr: o.clientAddr, dev: o.dev}
+	if err := ac.logLevel.UnmarshalText([]byte(o.logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
+	}
+	c := node.DefaultConfig()
+	c.ID, c.DataDir, c.PeerAddr, c.AdvertisePeerAddr = o.nodeID, o.dataDir, o.peerAddr, o.advertisePeerAddr
+	c.Bootstrap, c.Join = o.bootstrap, o.join
+	if o.dev {
+		if len(o.join) > 0 || o.initialCluster != "" {
+			errs = append(errs, errors.New("--dev runs a single node; it cannot be combined with --join or --initial-cluster"))
+		}
+		c.Bootstrap = true
+		if c.ID == "" {
+			c.ID = devNodeID
+		}
+		if c.DataDir == "" {
+			c.DataDir = devDataDir
+		}
+	}
+	if o.initialCluster != "" {
+		peers, err := node.ParseInitialCluster(o.initialCluster)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--initial-cluster: %w", err))
+		}
+		c.InitialCluster = peers
+	}
+	if _, port, _ := net.SplitHostPort(c.PeerAddr); c.AdvertisePeerAddr == "" && port != "0" {
+		c.AdvertisePeerAddr = c.PeerAddr // with port 0 the node advertises the port it gets
+	}
+	if c.AdvertisePeerAddr != "" {
+		if err := checkAdvertisable("--advertise-peer-addr", "--peer-addr", c.AdvertisePeerAddr, o.advertisePeerAddr != ""); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.ClientAddr = o.advertiseClientAddr
+	if c.ClientAddr == "" {
+		c.ClientAddr = o.clientAddr
+	}
+	if err := checkAdvertisable("--advertise-client-addr", "--client-addr", c.ClientAddr, o.advertiseClientAddr != ""); err != nil {
+		errs = append(errs, err)
+	}
+	c.LeaderTimeout, c.ApplyTimeout, c.CommitRetries = o.leaderTimeout, o.applyTimeout, o.commitRetries
+	c.HeartbeatTimeout, c.ElectionTimeout = o.heartbeatTimeout, o.electionTimeout
+	c.SnapshotThreshold, c.SnapshotInterval, c.MaxSnapshots = o.snapshotThreshold, o.snapshotInterval, o.maxSnapshots
+	for name, v := range map[string]time.Duration{"--leader-timeout": c.LeaderTimeout, "--apply-timeout": c.ApplyTimeout,
+		"--heartbeat-timeout": c.HeartbeatTimeout, "--election-timeout": c.ElectionTimeout, "--snapshot-interval": c.SnapshotInterval} {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, v))
+		}
+	}
+	if c.SnapshotThreshold == 0 {
+		errs = append(errs, errors.New("--snapshot-threshold must be positive"))
+	}
+	if c.ID == "" {
+		errs = append(errs, errors.New("--node-id is required (or use --dev)"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required (or use --dev)"))
+	}
+	if c.ID != "" && c.DataDir != "" {
+		if err := c.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return ac, &usageError{err}
+	}
+	ac.node = c
+	return ac, nil
+}
+
+// checkAdvertisable refuses an advertised address that other machines
+// could not dial (an unspecified host such as 0.0.0.0 or an empty one).
+// Port 0 is allowed for a listen address; the real port is advertised.
+func checkAdvertisable(flag, listenFlag, addr string, explicit bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		if explicit {
+			return fmt.Errorf("%s %q is not host:port", flag, addr)
+		}
+		return fmt.Errorf("%s %q is not host:port", listenFlag, addr)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("%s %q cannot be advertised to other nodes; set %s to a reachable address", listenFlag, addr, flag)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// runAgent runs a node and its client port until SIGINT/SIGTERM, or until
+// the node learns that it was removed from the cluster.
+func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) error {
+	ac, err := o.buildConfig()
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	logger := newLogger(stderr, ac.logLevel)
+	ac.node.Logger = logger
+
+	clientLn, err := net.Listen("tcp", ac.clientAddr)
+	if err != nil {
+		return fmt.Errorf("listen on client address %s: %w", ac.clientAddr, err)
+	}
+	defer clientLn.Close()
+	if _, port, _ := net.SplitHostPort(ac.node.ClientAddr); port == "0" {
+		ac.node.ClientAddr = clientLn.Addr().String()
+	}
+
+	n, err := node.New(ac.node)
+	if err != nil {
+		return fmt.Errorf("start node %s: %w", ac.node.ID, err)
+	}
+	srv, err := newClientServer(n, logger)
+	if err != nil {
+		n.Shutdown()
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(clientLn) }()
+	printBanner(stdout, ac, clientLn.Addr().String(), n)
+
+	if err := n.Start(); err != nil {
+		shutdownServer(srv, logger)
+		n.Shutdown()
+		return fmt.Errorf("start node %s: %w", ac.node.ID, err)
+	}
+	srv.SetServing("", true)
+	logger.Info("agent started", "node", n.ID(), "client_addr", clientLn.Addr().String(), "peer_addr", n.PeerAddr(), "data_dir", ac.node.DataDir)
+
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	runErr := waitForStop(sigCtx, n, served)
+	stop() // a second signal now kills the process at once
+	if runErr == nil {
+		logger.Info("shutting down (signal received)")
+	}
+	shutdownServer(srv, logger)
+	if err := n.Shutdown(); err != nil && runErr == nil {
+		return fmt.Errorf("shut down node: %w", err)
+	}
+	if runErr == nil {
+		logger.Info("stopped")
+	}
+	return runErr
+}
+
+// waitForStop returns nil when ctx ends (a signal), or an error when the
+// node was removed or the client port failed.
+func waitForStop(ctx context.Context, n *node.Node, served <-chan error) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-served:
+			return fmt.Errorf("client port: %w", err)
+		case <-tick.C:
+			if n.Removed() {
+				return fmt.Errorf("node %s: %w; it no longer takes part. Wipe its data dir and join again to rejoin", n.ID(), node.ErrRemoved)
+			}
+		}
+	}
+}
+
+func newClientServer(n *node.Node, logger *slog.Logger) (*server.Server, error) {
+	reg := server.NewRegistry()
+	if err := server.EnableRaftMetrics(reg); err != nil {
+		logger.Warn("raft metrics are not exported", "err", err)
+	}
+	return server.New(server.Config{Node: n, Logger: logger, Registry: reg})
+}
+
+func shutdownServer(srv *server.Server, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Warn("client port did not shut down cleanly", "err", err)
+	}
+}
+
+// printBanner tells the user where the agent listens and keeps its data.
+func printBanner(w io.Writer, ac agentConfig, clientAddr string, n *node.Node) {
+	mode := ""
+	if ac.dev {
+		mode = " in dev mode (single node; not for production)"
+	}
+	dir := ac.node.DataDir
+	if abs, err := filepath.Abs(dir); err == nil && abs != dir {
+		dir = fmt.Sprintf("%s (%s)", dir, abs)
+	}
+	fmt.Fprintf(w, "concord agent %q%s\n", n.ID(), mode)
+	fmt.Fprintf(w, "  client: http://%s (advertised as %s)\n", clientAddr, ac.node.ClientAddr)
+	fmt.Fprintf(w, "  peer:   %s (advertised as %s)\n", n.PeerAddr(), n.AdvertisePeerAddr())
+	fmt.Fprintf(w, "  data:   %s\n", dir)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/concord-db/concord/server"
+	"github.com/spf13/cobra"
+)
+
+func newStatusCmd() *cobra.Command {
+	o := &clientOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a node's raft state and the cluster's members",
+		Long: `Show the raft state of the first endpoint that answers (GET /v1/status)
+and every member as that node sees it.`,
+		Example: `  concord status
+  concord status --endpoints 10.0.0.1:2379,10.0.0.2:2379 -o json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+			defer cancel()
+			var st server.StatusResponse
+			raw, err := o.client().do(ctx, "GET", "/v1/status", nil, &st)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			return printStatus(cmd.OutOrStdout(), st)
+		},
+	}
+	o.addFlags(cmd, true)
+	return cmd
+}
+
+func printStatus(w io.Writer, st server.StatusResponse) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSTATE\tREADY\tLEADER\tTERM\tCOMMIT\tAPPLIED\tCLUSTER")
+	leader := st.LeaderID
+	if leader == "" {
+		leader = "-"
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%d\t%d\t%d\t%s\n", st.ID, st.State, st.Ready, leader, st.Term,
+		st.CommitIndex, st.AppliedIndex, orDash(st.ClusterID))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if st.MembersError != "" {
+		fmt.Fprintf(w, "members: %s\n", st.MembersError)
+		return nil
+	}
+	return printMembers(w, st.Members)
+}
+
+// printMembers writes members as a table.
+func printMembers(w io.Writer, ms []server.MemberResponse) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPEER ADDR\tCLIENT ADDR\tVOTER\tLEADER\tREACHABLE\tSTATE\tTERM\tAPPLIED")
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%t\t%t\t%s\t%d\t%d\n", m.ID, m.PeerAddr, orDash(m.ClientAddr),
+			m.Voter, m.Leader, m.Reachable, m.State, m.Term, m.AppliedIndex)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

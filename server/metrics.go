@@ -1,0 +1,147 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	gometrics "github.com/hashicorp/go-metrics"
+	gmprom "github.com/hashicorp/go-metrics/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// NewRegistry returns a Prometheus registry with the Go runtime and process
+// collectors, as served on GET /metrics by default.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serverMetrics are the client port's own metrics.
+type serverMetrics struct {
+	requests *prometheus.CounterVec
+}
+
+// registerNodeMetrics registers gauges that read the node's status on every
+// scrape, and the HTTP request counter.
+func registerNodeMetrics(reg prometheus.Registerer, n Node) (*serverMetrics, error) {
+	status := cachedStatus(n)
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "concord", Subsystem: "node", Name: name, Help: help}, f)
+	}
+	m := &serverMetrics{requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "concord", Subsystem: "http", Name: "requests_total",
+		Help: "HTTP requests on the client port, by route and status code.",
+	}, []string{"route", "code"})}
+	cs := []prometheus.Collector{
+		m.requests,
+		gauge("term", "Current raft term.", func() float64 { return float64(status().Term) }),
+		gauge("commit_index", "Highest log index known to be committed.", func() float64 { return float64(status().CommitIndex) }),
+		gauge("applied_index", "Highest log index applied to the state machines.", func() float64 { return float64(status().AppliedIndex) }),
+		gauge("last_log_index", "Highest log index in the local log.", func() float64 { return float64(status().LastLogIndex) }),
+		gauge("is_leader", "1 if this node is the leader, else 0.", func() float64 { return boolFloat(status().State == "Leader") }),
+		gauge("has_leader", "1 if this node knows a leader, else 0.", func() float64 { return boolFloat(status().LeaderID != "") }),
+		gauge("ready", "1 once the node has caught up with the log, else 0.", func() float64 {
+			select {
+			case <-n.Ready():
+				return 1
+			default:
+				return 0
+			}
+		}),
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// cachedStatus calls n.Status at most once per scrape (the gauges of one
+// scrape are collected within a few milliseconds).
+func cachedStatus(n Node) func() statusView {
+	var (
+		mu   sync.Mutex
+		last statusView
+		at   time.Time
+	)
+	return func() statusView {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) > 100*time.Millisecond {
+			st := n.Status()
+			last = statusView{Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
+				LastLogIndex: st.LastLogIndex, State: st.State, LeaderID: st.LeaderID}
+			at = time.Now()
+		}
+		return last
+	}
+}
+
+type statusView struct {
+	Term, CommitIndex, AppliedIndex, LastLogIndex uint64
+	State, LeaderID                               string
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// instrument counts requests to route by status code.
+func (m *serverMetrics) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rw, r)
+		m.requests.WithLabelValues(route, strconv.Itoa(rw.status)).Inc()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// EnableRaftMetrics bridges the metrics hashicorp/raft and raft-wal emit
+// through go-metrics (commit and apply latencies, replication, FSM timings,
+// ...) into reg, under the "concord_" prefix, e.g. concord_raft_commitTime.
+// go-metrics keeps one global sink per process, so call it once, from main;
+// an embedding program that already set up go-metrics should not call it.
+func EnableRaftMetrics(reg prometheus.Registerer) error {
+	sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{
+		Registerer: reg,
+		Expiration: time.Minute,
+		Name:       "concord_raft_sink",
+	})
+	if err != nil {
+		return fmt.Errorf("raft metrics: %w", err)
+	}
+	conf := gometrics.DefaultConfig("concord")
+	conf.EnableHostname = false
+	conf.EnableRuntimeMetrics = false // the Go collector already exports them
+	conf.EnableServiceLabel = false
+	if _, err := gometrics.NewGlobal(conf, sink); err != nil {
+		return fmt.Errorf("raft metrics: %w", err)
+	}
+	return nil
+}
+
+// slogPrinter adapts a slog.Logger to promhttp's ErrorLog.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Println(v ...any) { p.l.Warn("metrics: " + fmt.Sprint(v...)) }
