@@ -116,6 +116,10 @@ func New(cfg Config) (*Server, error) {
 // KV, Watch, Lease, ...) can be registered on it. Register before Serve.
 func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
+// Registry returns the Prometheus registry served on GET /metrics, for
+// more collectors (see EnableRaftMetrics).
+func (s *Server) Registry() *prometheus.Registry { return s.cfg.Registry }
+
 // SetServing sets the status the gRPC health service reports for service
 // ("" is the whole server).
 func (s *Server) SetServing(service string, serving bool) {

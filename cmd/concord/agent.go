@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/concord-db/concord/agent"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
 	"github.com/spf13/cobra"
@@ -100,15 +101,18 @@ rejoins with no such flag. --dev runs a single node with its data in
 type agentConfig struct {
 	node       node.Config
 	clientAddr string // listen address of the client port
-	logLevel   slog.Level
-	dev        bool
+	// advertiseClientAddr is --advertise-client-addr; empty means the
+	// address the client listener got.
+	advertiseClientAddr string
+	logLevel            slog.Level
+	dev                 bool
 }
 
 // buildConfig checks the options and turns them into the node's Config.
 // Its errors are usage errors.
 func (o *agentOptions) buildConfig() (agentConfig, error) {
 	var errs []error
-	ac := agentConfig{clientAddr: o.clientAddr, dev: o.dev}
+	ac := agentConfig{clientAddr: o.clientAddr, advertiseClientAddr: o.advertiseClientAddr, dev: o.dev}
 	if err := ac.logLevel.UnmarshalText([]byte(o.logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
 	}
@@ -200,8 +204,8 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// runAgent runs a node and its client port until SIGINT/SIGTERM, or until
-// the node learns that it was removed from the cluster.
+// runAgent runs a member (node, kv store, client port) until SIGINT or
+// SIGTERM, or until the node learns that it was removed from the cluster.
 func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) error {
 	ac, err := o.buildConfig()
 	if err != nil {
@@ -211,48 +215,33 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		ctx = context.Background()
 	}
 	logger := newLogger(stderr, ac.logLevel)
-	ac.node.Logger = logger
-
-	clientLn, err := net.Listen("tcp", ac.clientAddr)
-	if err != nil {
-		return fmt.Errorf("listen on client address %s: %w", ac.clientAddr, err)
-	}
-	defer clientLn.Close()
-	if _, port, _ := net.SplitHostPort(ac.node.ClientAddr); port == "0" {
-		ac.node.ClientAddr = clientLn.Addr().String()
-	}
-
-	n, err := node.New(ac.node)
+	a, err := agent.Start(agent.Config{
+		Node:                ac.node,
+		ClientAddr:          ac.clientAddr,
+		AdvertiseClientAddr: ac.advertiseClientAddr,
+		Logger:              logger,
+	})
 	if err != nil {
 		return fmt.Errorf("start node %s: %w", ac.node.ID, err)
 	}
-	srv, err := newClientServer(n, logger)
-	if err != nil {
-		n.Shutdown()
-		return err
+	if err := server.EnableRaftMetrics(a.Server.Registry()); err != nil {
+		logger.Warn("raft metrics are not exported", "err", err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(clientLn) }()
-	printBanner(stdout, ac, clientLn.Addr().String(), n)
-
-	if err := n.Start(); err != nil {
-		shutdownServer(srv, logger)
-		n.Shutdown()
-		return fmt.Errorf("start node %s: %w", ac.node.ID, err)
-	}
-	srv.SetServing("", true)
-	logger.Info("agent started", "node", n.ID(), "client_addr", clientLn.Addr().String(), "peer_addr", n.PeerAddr(), "data_dir", ac.node.DataDir)
+	a.Server.SetServing("", true)
+	printBanner(stdout, ac, a)
+	logger.Info("agent started", "node", a.Node.ID(), "client_addr", a.ClientAddr(), "peer_addr", a.Node.PeerAddr(), "data_dir", ac.node.DataDir)
 
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	runErr := waitForStop(sigCtx, n, served)
+	runErr := waitForStop(sigCtx, a.Node)
 	stop() // a second signal now kills the process at once
 	if runErr == nil {
 		logger.Info("shutting down (signal received)")
 	}
-	shutdownServer(srv, logger)
-	if err := n.Shutdown(); err != nil && runErr == nil {
-		return fmt.Errorf("shut down node: %w", err)
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := a.Stop(stopCtx); err != nil && runErr == nil {
+		return fmt.Errorf("shut down: %w", err)
 	}
 	if runErr == nil {
 		logger.Info("stopped")
@@ -261,16 +250,14 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 }
 
 // waitForStop returns nil when ctx ends (a signal), or an error when the
-// node was removed or the client port failed.
-func waitForStop(ctx context.Context, n *node.Node, served <-chan error) error {
+// node was removed from the cluster.
+func waitForStop(ctx context.Context, n *node.Node) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-served:
-			return fmt.Errorf("client port: %w", err)
 		case <-tick.C:
 			if n.Removed() {
 				return fmt.Errorf("node %s: %w; it no longer takes part. Wipe its data dir and join again to rejoin", n.ID(), node.ErrRemoved)
@@ -279,24 +266,9 @@ func waitForStop(ctx context.Context, n *node.Node, served <-chan error) error {
 	}
 }
 
-func newClientServer(n *node.Node, logger *slog.Logger) (*server.Server, error) {
-	reg := server.NewRegistry()
-	if err := server.EnableRaftMetrics(reg); err != nil {
-		logger.Warn("raft metrics are not exported", "err", err)
-	}
-	return server.New(server.Config{Node: n, Logger: logger, Registry: reg})
-}
-
-func shutdownServer(srv *server.Server, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		logger.Warn("client port did not shut down cleanly", "err", err)
-	}
-}
-
 // printBanner tells the user where the agent listens and keeps its data.
-func printBanner(w io.Writer, ac agentConfig, clientAddr string, n *node.Node) {
+func printBanner(w io.Writer, ac agentConfig, a *agent.Agent) {
+	n := a.Node
 	mode := ""
 	if ac.dev {
 		mode = " in dev mode (single node; not for production)"
@@ -306,7 +278,11 @@ func printBanner(w io.Writer, ac agentConfig, clientAddr string, n *node.Node) {
 		dir = fmt.Sprintf("%s (%s)", dir, abs)
 	}
 	fmt.Fprintf(w, "concord agent %q%s\n", n.ID(), mode)
-	fmt.Fprintf(w, "  client: http://%s (advertised as %s)\n", clientAddr, ac.node.ClientAddr)
+	advertised := ac.advertiseClientAddr
+	if advertised == "" {
+		advertised = a.ClientAddr()
+	}
+	fmt.Fprintf(w, "  client: http://%s (advertised as %s)\n", a.ClientAddr(), advertised)
 	fmt.Fprintf(w, "  peer:   %s (advertised as %s)\n", n.PeerAddr(), n.AdvertisePeerAddr())
 	fmt.Fprintf(w, "  data:   %s\n", dir)
 }
