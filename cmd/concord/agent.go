@@ -52,8 +52,10 @@ type agentOptions struct {
 	maxSnapshots      int
 }
 
-func newAgentCmd() *cobra.Command {
-	o := &agentOptions{}
+func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentOptions{}) }
+
+// newAgentCmdWith returns the agent command with its flags bound to o.
+func newAgentCmdWith(o *agentOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a concord server node",
