@@ -102,17 +102,18 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		n.Crash()
 		return nil, err
 	}
+	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
+		AutoCompaction: cfg.AutoCompaction})
 	srv, err := server.New(server.Config{
 		Node:        n,
 		Logger:      cfg.Logger,
+		KV:          api.KV(),
 		GRPCOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.Limits.MaxRecvMsgSize())},
 	})
 	if err != nil {
 		n.Crash()
 		return nil, err
 	}
-	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
-		AutoCompaction: cfg.AutoCompaction})
 	api.Register(srv.GRPC())
 	if err := n.Start(); err != nil {
 		return nil, err

@@ -208,3 +208,17 @@ func isSerializable(r *pb.TxnRequest) bool {
 	}
 	return true
 }
+
+// KV is etcd's KV service over the store, with what the REST API also
+// needs (watches, the request size limit), so both APIs share one
+// implementation.
+type KV struct{ kvService }
+
+// KV returns the KV service.
+func (a *API) KV() *KV { return &KV{kvService{a}} }
+
+// Watch starts a watch on the store.
+func (k *KV) Watch(req kv.WatchRequest) *kv.Watcher { return k.a.store.Watch(req) }
+
+// MaxRequestBytes is the largest write accepted.
+func (k *KV) MaxRequestBytes() int { return k.a.limits.MaxRequestBytes }

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"net/http"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error codes of the REST KV API.
+const (
+	CodeKeyNotFound     = "key_not_found"
+	CodeVersionMismatch = "version_mismatch"
+	CodeCompacted       = "compacted"
+	CodeFutureRevision  = "future_revision"
+	CodeLeaseNotFound   = "lease_not_found"
+)
+
+// etcdErrors maps the etcd errors the KV service returns (it speaks gRPC)
+// to HTTP. Matching is on etcd's error, as its clients do.
+var etcdErrors = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{rpctypes.ErrGRPCCompacted, http.StatusGone, CodeCompacted},
+	{rpctypes.ErrGRPCFutureRev, http.StatusBadRequest, CodeFutureRevision},
+	{rpctypes.ErrGRPCLeaseNotFound, http.StatusNotFound, CodeLeaseNotFound},
+	{rpctypes.ErrGRPCKeyNotFound, http.StatusNotFound, CodeKeyNotFound},
+	{rpctypes.ErrGRPCRequestTooLarge, http.StatusRequestEntityTooLarge, CodeTooLarge},
+	{rpctypes.ErrGRPCNoLeader, http.StatusServiceUnavailable, CodeNoLeader},
+	{rpctypes.ErrGRPCNotLeader, http.StatusServiceUnavailable, CodeNotLeader},
+	{rpctypes.ErrGRPCStopped, http.StatusServiceUnavailable, CodeShutdown},
+	{rpctypes.ErrGRPCTimeout, http.StatusGatewayTimeout, CodeUnknownOutcome},
+	{rpctypes.ErrGRPCCanceled, http.StatusServiceUnavailable, CodeCanceled},
+}
+
+// etcdErrorStatus maps an etcd gRPC error; ok is false for other errors.
+func etcdErrorStatus(err error) (httpStatus int, code string, ok bool) {
+	st, isStatus := status.FromError(err)
+	if !isStatus {
+		return 0, "", false
+	}
+	desc := rpctypes.ErrorDesc(err)
+	for _, m := range etcdErrors {
+		if rpctypes.ErrorDesc(m.err) == desc {
+			return m.status, m.code, true
+		}
+	}
+	if st.Code() == codes.InvalidArgument || st.Code() == codes.OutOfRange {
+		return http.StatusBadRequest, CodeBadRequest, true
+	}
+	return http.StatusInternalServerError, CodeInternal, true
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/concord-db/concord/kv"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+)
+
+// watchProgressEvery is how often an idle watch stream gets a progress
+// line, which also tells proxies and clients that the stream is alive.
+const watchProgressEvery = 30 * time.Second
+
+// kvWatch streams events as newline-delimited JSON (WatchEvent) until the
+// client goes away or the watch is cancelled.
+func (s *Server) kvWatch(w http.ResponseWriter, r *http.Request) {
+	store, ok := s.kvBackend(w, r)
+	if !ok {
+		return
+	}
+	q := parseQuery(r, "prefix", "range_end", "from_key", "start_revision", "prev_kv", "no_put", "no_delete", "encoding")
+	key, end := q.keyRange(r.PathValue("key"))
+	req := kv.WatchRequest{Key: key, RangeEnd: end, StartRev: q.int("start_revision"), PrevKV: q.flag("prev_kv"),
+		NoPut: q.flag("no_put"), NoDelete: q.flag("no_delete")}
+	forceBase64 := q.encoding()
+	if q.err != nil {
+		s.fail(w, r, q.err)
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	watcher := store.Watch(req)
+	defer watcher.Close()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	send := func(ev WatchEvent) bool {
+		if err := enc.Encode(ev); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	if !send(WatchEvent{Created: true, Revision: req.StartRev}) {
+		return
+	}
+	tick := time.NewTicker(watchProgressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			watcher.RequestProgress()
+		case resp, open := <-watcher.C():
+			if !open {
+				return
+			}
+			if !sendWatchResponse(send, resp, forceBase64) || resp.Canceled {
+				return
+			}
+		}
+	}
+}
+
+func sendWatchResponse(send func(WatchEvent) bool, resp *kv.WatchResponse, forceBase64 bool) bool {
+	if resp.Canceled {
+		return send(WatchEvent{Canceled: true, Reason: resp.CancelReason, CompactRevision: resp.CompactRevision, Revision: resp.Revision})
+	}
+	if len(resp.Events) == 0 {
+		return send(WatchEvent{Progress: true, Revision: resp.Revision})
+	}
+	for _, ev := range resp.Events {
+		out := WatchEvent{Type: "PUT", KV: optKeyValue(ev.Kv, forceBase64), PrevKV: optKeyValue(ev.PrevKv, forceBase64), Revision: ev.Kv.ModRevision}
+		if ev.Type == mvccpb.DELETE {
+			out.Type = "DELETE"
+		}
+		if !send(out) {
+			return false
+		}
+	}
+	return true
+}
