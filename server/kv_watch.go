@@ -29,7 +29,7 @@ func (s *Server) kvWatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, q.err)
 		return
 	}
-	flusher, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w) // reaches Flush through middleware wrappers
 	watcher := store.Watch(req)
 	defer watcher.Close()
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -39,10 +39,7 @@ func (s *Server) kvWatch(w http.ResponseWriter, r *http.Request) {
 		if err := enc.Encode(ev); err != nil {
 			return false
 		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return true
+		return rc.Flush() == nil
 	}
 	if !send(WatchEvent{Created: true, Revision: req.StartRev}) {
 		return
