@@ -16,7 +16,21 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the command ran and failed
 	exitUsage   = 2 // bad flags, arguments or environment variables
+	// exitNotFound: concord kv get of a single key that does not exist.
+	exitNotFound = 3
+	// exitCompareFailed: a conditional write (kv put/del --prev-mod-revision,
+	// kv txn) whose compare did not hold; nothing was written.
+	exitCompareFailed = 4
 )
+
+// exitError carries a specific exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
 
 // envPrefix prefixes the environment variable of every flag:
 // --peer-addr is also read from CONCORD_PEER_ADDR.
@@ -34,7 +48,11 @@ func usagef(format string, args ...any) error {
 
 // execute runs the command line args and returns the process exit code.
 func execute(args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd()
+	return executeCmd(newRootCmd(), args, stdout, stderr)
+}
+
+// executeCmd runs args on root and returns the process exit code.
+func executeCmd(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -43,6 +61,10 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "concord: %v\n", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
@@ -67,14 +89,17 @@ CONCORD_PEER_ADDR). A flag on the command line wins over the environment.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags(), os.LookupEnv) },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newAgentCmd(), newStatusCmd(), newMembersCmd(), newVersionCmd())
-	for _, c := range root.Commands() {
-		c.Args = wrapArgs(c.Args)
-		for _, sub := range c.Commands() {
-			sub.Args = wrapArgs(sub.Args)
-		}
-	}
+	root.AddCommand(newAgentCmd(), newStatusCmd(), newMembersCmd(), newVersionCmd(), newKVCmd())
+	wrapAllArgs(root)
 	return root
+}
+
+// wrapAllArgs makes every command's argument errors usage errors.
+func wrapAllArgs(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		c.Args = wrapArgs(c.Args)
+		wrapAllArgs(c)
+	}
 }
 
 // wrapArgs turns an argument validation error into a usage error.
