@@ -68,6 +68,12 @@ type Config struct {
 	// MaxAppendEntries caps entries per AppendEntries RPC and per apply batch.
 	// Default 512.
 	MaxAppendEntries int
+	// LogSegmentSize is the size in bytes of one log segment file. Log
+	// compaction frees whole segments only, and entries left in the active
+	// segment stay readable, so a lagging follower gets a snapshot instead of
+	// log entries only once the segments holding its entries are gone.
+	// Default (0): raft-wal's, 64 MiB. Tests use small ones.
+	LogSegmentSize int
 
 	// Logger receives the node's and raft's logs. Default: discard.
 	Logger *slog.Logger
@@ -156,12 +162,18 @@ func (c *Config) Validate() error {
 	if err := checkHostPort("peer address", c.PeerAddr); err != nil {
 		errs = append(errs, err)
 	}
-	if c.AdvertisePeerAddr == "" {
+	// What New will advertise: Validate may run before defaults are filled
+	// in for the fields set after DefaultConfig.
+	adv := c.AdvertisePeerAddr
+	if _, port, _ := net.SplitHostPort(c.PeerAddr); adv == "" && port != "0" {
+		adv = c.PeerAddr
+	}
+	if adv == "" {
 		// PeerAddr has port 0: New advertises the port it gets.
-	} else if err := checkHostPort("advertise peer address", c.AdvertisePeerAddr); err != nil {
+	} else if err := checkHostPort("advertise peer address", adv); err != nil {
 		errs = append(errs, err)
-	} else if host, _, _ := net.SplitHostPort(c.AdvertisePeerAddr); host == "" || net.ParseIP(host).IsUnspecified() {
-		bad("advertise peer address %q must name a reachable host, not an unspecified one; set it explicitly", c.AdvertisePeerAddr)
+	} else if host, _, _ := net.SplitHostPort(adv); host == "" || net.ParseIP(host).IsUnspecified() {
+		bad("advertise peer address %q must name a reachable host, not an unspecified one; set it explicitly", adv)
 	}
 	modes := 0
 	for _, set := range []bool{c.Bootstrap, len(c.Join) > 0, len(c.InitialCluster) > 0} {
@@ -173,7 +185,7 @@ func (c *Config) Validate() error {
 		bad("bootstrap, join and initial cluster are mutually exclusive (got %d of them)", modes)
 	}
 	if len(c.InitialCluster) > 0 {
-		errs = append(errs, c.validateInitialCluster()...)
+		errs = append(errs, c.validateInitialCluster(adv)...)
 	}
 	for _, a := range c.Join {
 		if err := checkHostPort("join address", a); err != nil {
@@ -185,6 +197,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSnapshots < 1 {
 		bad("max snapshots must be >= 1, got %d", c.MaxSnapshots)
+	}
+	if c.LogSegmentSize < 0 {
+		bad("log segment size must be >= 0, got %d", c.LogSegmentSize)
 	}
 	if c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024 {
 		bad("max append entries must be in [1, 1024], got %d", c.MaxAppendEntries)
@@ -207,7 +222,7 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) validateInitialCluster() []error {
+func (c *Config) validateInitialCluster(adv string) []error {
 	var errs []error
 	seenID, seenAddr, self := map[string]bool{}, map[string]bool{}, false
 	for _, p := range c.InitialCluster {
@@ -223,8 +238,8 @@ func (c *Config) validateInitialCluster() []error {
 		seenID[p.ID], seenAddr[p.Addr] = true, true
 		if p.ID == c.ID {
 			self = true
-			if p.Addr != c.AdvertisePeerAddr {
-				errs = append(errs, fmt.Errorf("initial cluster lists this node (%s) at %s but its advertise peer address is %s", c.ID, p.Addr, c.AdvertisePeerAddr))
+			if p.Addr != adv {
+				errs = append(errs, fmt.Errorf("initial cluster lists this node (%s) at %s but its advertise peer address is %s", c.ID, p.Addr, adv))
 			}
 		}
 	}

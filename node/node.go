@@ -66,7 +66,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("invalid node config: %w", err)
 	}
 	logger := cfg.Logger.With("node", cfg.ID)
-	store, err := openStorage(cfg.DataDir, cfg.ID, cfg.MaxSnapshots, logger)
+	store, err := openStorage(cfg.DataDir, cfg.ID, cfg.MaxSnapshots, cfg.LogSegmentSize, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -265,10 +265,12 @@ func (n *Node) establishLeadership(lt *leadTerm) {
 			n.logger.Warn("could not record cluster id", "err", err)
 		}
 	}
-	if m, ok := meta.members[n.cfg.ID]; !ok || m.ClientAddr != n.cfg.ClientAddr {
-		if _, err := n.Apply(ctx, typeNode, encodeSetMember(n.cfg.ID, memberMeta{ClientAddr: n.cfg.ClientAddr})); err != nil {
-			n.logger.Warn("could not record member metadata", "err", err)
-		}
+	// Always append a command, even when this node's metadata is current:
+	// raft's no-op and barrier entries never reach the FSM, so until a
+	// command follows them the applied index stays below the commit index and
+	// every ReadBarrier would wait for the next write.
+	if _, err := n.Apply(ctx, typeNode, encodeSetMember(n.cfg.ID, memberMeta{ClientAddr: n.cfg.ClientAddr})); err != nil {
+		n.logger.Warn("could not record member metadata", "err", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 )
 
 // Data dir layout:
@@ -27,12 +28,13 @@ const (
 // storage is the node's durable state.
 type storage struct {
 	wal       *wal.WAL
+	meta      *metadb.BoltMetaDB // the WAL's; WAL.Close leaves it (and its file lock) open
 	snapshots raft.SnapshotStore
 }
 
 // openStorage opens (or creates) the data dir. It refuses a data dir that
 // belongs to another node id.
-func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storage, error) {
+func openStorage(dir, id string, maxSnapshots, segmentSize int, logger *slog.Logger) (*storage, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -42,16 +44,23 @@ func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storag
 	if err := os.MkdirAll(filepath.Join(dir, walDir), 0o700); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	w, err := wal.Open(filepath.Join(dir, walDir), wal.WithLogger(newHCLog(logger, "wal")))
+	meta := &metadb.BoltMetaDB{}
+	if segmentSize <= 0 {
+		segmentSize = wal.DefaultSegmentSize
+	}
+	w, err := wal.Open(filepath.Join(dir, walDir), wal.WithLogger(newHCLog(logger, "wal")),
+		wal.WithMetaStore(meta), wal.WithSegmentSize(segmentSize))
 	if err != nil {
+		meta.Close()
 		return nil, fmt.Errorf("open log in %s: %w", dir, err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, maxSnapshots, newHCLog(logger, "snapshots"))
 	if err != nil {
 		w.Close()
+		meta.Close()
 		return nil, fmt.Errorf("open snapshot store in %s: %w", dir, err)
 	}
-	return &storage{wal: w, snapshots: metaSnapshotStore{snaps}}, nil
+	return &storage{wal: w, meta: meta, snapshots: metaSnapshotStore{snaps}}, nil
 }
 
 func claimDataDir(dir, id string) error {
@@ -100,7 +109,10 @@ func (s *storage) hasState() (bool, error) {
 	return raft.HasExistingState(s.wal, s.wal, s.snapshots)
 }
 
-func (s *storage) close() error { return s.wal.Close() }
+// close closes the log and its metadata store. raft-wal's Close does not
+// close the metadata store, whose bolt file lock would then block the next
+// open of this data dir in the same process (a restarted embedded node).
+func (s *storage) close() error { return errors.Join(s.wal.Close(), s.meta.Close()) }
 
 // metaSnapshotStore hands the FSM a reader that knows the snapshot's index,
 // which raft's FSM.Restore does not pass on.
