@@ -2,6 +2,7 @@ package etcdapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"io"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -65,19 +66,28 @@ func (s *maintenanceService) HashKV(_ context.Context, r *pb.HashKVRequest) (*pb
 	return &pb.HashKVResponse{Header: s.a.header(&pb.ResponseHeader{Revision: hashRev}), Hash: h, CompactRevision: compactRev, HashRevision: hashRev}, nil
 }
 
-// Snapshot streams a backup of the whole state. Unlike etcd, no sha-256
-// trailer follows: clientv3's Save does not check one, and without it the
-// file etcdctl saves is exactly a concord archive, verifiable by itself.
+// Snapshot streams a backup of the whole state: the same archive as
+// GET /v1/snapshot, followed by etcd's integrity trailer (zero padding to a
+// 512-byte boundary, then the sha-256 of everything before it), because
+// etcdctl's `snapshot save` refuses a stream without one. concord's
+// snapshot reader recognises and checks the trailer.
 func (s *maintenanceService) Snapshot(_ *pb.SnapshotRequest, srv pb.Maintenance_SnapshotServer) error {
 	ctx := srv.Context()
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(s.a.snapshot(ctx, pw)) }()
 	defer pr.Close()
+	h := sha256.New()
+	var total int64
+	send := func(b []byte) error {
+		h.Write(b)
+		total += int64(len(b))
+		return srv.Send(&pb.SnapshotResponse{Header: s.a.header(nil), Blob: b, Version: Version})
+	}
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := io.ReadFull(pr, buf)
 		if n > 0 {
-			if serr := srv.Send(&pb.SnapshotResponse{Header: s.a.header(nil), Blob: append([]byte(nil), buf[:n]...), Version: Version}); serr != nil {
+			if serr := send(append([]byte(nil), buf[:n]...)); serr != nil {
 				return serr
 			}
 		}
@@ -88,8 +98,17 @@ func (s *maintenanceService) Snapshot(_ *pb.SnapshotRequest, srv pb.Maintenance_
 			return toGRPC(err)
 		}
 	}
-	return nil
+	if pad := (etcdSnapshotBlock - total%etcdSnapshotBlock) % etcdSnapshotBlock; pad > 0 {
+		if err := send(make([]byte, pad)); err != nil {
+			return err
+		}
+	}
+	return srv.Send(&pb.SnapshotResponse{Header: s.a.header(nil), Blob: h.Sum(nil), Version: Version})
 }
+
+// etcdSnapshotBlock is the size etcd's snapshot body is a multiple of
+// (its database page size); clients find the trailer by it.
+const etcdSnapshotBlock = 512
 
 func (s *maintenanceService) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
 	if !s.a.node.IsLeader() {
