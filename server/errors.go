@@ -88,7 +88,7 @@ func errorStatus(err error) (int, string) {
 // writeError writes err as a JSON error body with its mapped status.
 func writeError(w http.ResponseWriter, err error) {
 	status, code := errorStatus(err)
-	writeJSON(w, status, ErrorBody{Error: err.Error(), Code: code})
+	writeJSON(w, status, ErrorBody{Error: errorMessage(err), Code: code})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -53,3 +53,12 @@ func etcdErrorStatus(err error) (httpStatus int, code string, ok bool) {
 	}
 	return http.StatusInternalServerError, CodeInternal, true
 }
+
+// errorMessage is err's text for an error body: an etcd error's own
+// message, without gRPC's "rpc error: code = ..." wrapping.
+func errorMessage(err error) string {
+	if st, ok := status.FromError(err); ok {
+		return st.Message()
+	}
+	return err.Error()
+}
