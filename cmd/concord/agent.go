@@ -16,6 +16,7 @@ import (
 	"github.com/concord-db/concord/agent"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
+	"github.com/concord-db/concord/server/etcdapi"
 	"github.com/spf13/cobra"
 )
 
@@ -50,6 +51,11 @@ type agentOptions struct {
 	snapshotThreshold uint64
 	snapshotInterval  time.Duration
 	maxSnapshots      int
+
+	maxRequestBytes         int
+	maxTxnOps               int
+	autoCompactionMode      string
+	autoCompactionRetention string
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentOptions{}) }
@@ -60,7 +66,7 @@ func newAgentCmdWith(o *agentOptions) *cobra.Command {
 		Use:   "agent",
 		Short: "Run a concord server node",
 		Long: `Run a concord server node: a raft peer on the peer port and the client API
-(REST/JSON, health, metrics; gRPC later) on the client port.
+(etcd's v3 gRPC API, REST/JSON, health, metrics) on the client port.
 
 A new node either bootstraps a one-node cluster (--bootstrap), asks existing
 members to add it (--join), or starts together with the other voters of a new
@@ -96,6 +102,11 @@ rejoins with no such flag. --dev runs a single node with its data in
 	f.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", d.SnapshotThreshold, "log entries since the last snapshot that trigger a new one")
 	f.DurationVar(&o.snapshotInterval, "snapshot-interval", d.SnapshotInterval, "how often the snapshot threshold is checked")
 	f.IntVar(&o.maxSnapshots, "max-snapshots", d.MaxSnapshots, "snapshots kept on disk")
+
+	f.IntVar(&o.maxRequestBytes, "max-request-bytes", etcdapi.DefaultMaxRequestBytes, "largest write request accepted, in bytes (etcd's default)")
+	f.IntVar(&o.maxTxnOps, "max-txn-ops", etcdapi.DefaultMaxTxnOps, "most operations in one transaction branch (etcd's default)")
+	f.StringVar(&o.autoCompactionMode, "auto-compaction-mode", "periodic", "periodic (keep a duration of history) or revision (keep a number of revisions)")
+	f.StringVar(&o.autoCompactionRetention, "auto-compaction-retention", "0", `history kept by auto compaction: a duration ("1h", or a number of hours) or a revision count; 0 disables it`)
 	return cmd
 }
 
@@ -108,6 +119,8 @@ type agentConfig struct {
 	advertiseClientAddr string
 	logLevel            slog.Level
 	dev                 bool
+	limits              etcdapi.Limits
+	autoCompaction      etcdapi.AutoCompaction
 }
 
 // buildConfig checks the options and turns them into the node's Config.
@@ -117,6 +130,14 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	ac := agentConfig{clientAddr: o.clientAddr, advertiseClientAddr: o.advertiseClientAddr, dev: o.dev}
 	if err := ac.logLevel.UnmarshalText([]byte(o.logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
+	}
+	ac.limits = etcdapi.Limits{MaxRequestBytes: o.maxRequestBytes, MaxTxnOps: o.maxTxnOps}
+	if o.maxRequestBytes <= 0 || o.maxTxnOps <= 0 {
+		errs = append(errs, fmt.Errorf("--max-request-bytes (%d) and --max-txn-ops (%d) must be positive", o.maxRequestBytes, o.maxTxnOps))
+	}
+	var err error
+	if ac.autoCompaction, err = etcdapi.ParseAutoCompaction(o.autoCompactionMode, o.autoCompactionRetention); err != nil {
+		errs = append(errs, err)
 	}
 	c := node.DefaultConfig()
 	c.ID, c.DataDir, c.PeerAddr, c.AdvertisePeerAddr = o.nodeID, o.dataDir, o.peerAddr, o.advertisePeerAddr
@@ -221,6 +242,8 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		Node:                ac.node,
 		ClientAddr:          ac.clientAddr,
 		AdvertiseClientAddr: ac.advertiseClientAddr,
+		Limits:              ac.limits,
+		AutoCompaction:      ac.autoCompaction,
 		Logger:              logger,
 	})
 	if err != nil {

@@ -88,6 +88,15 @@ func TestBuildConfig(t *testing.T) {
 		{name: "election below heartbeat", args: []string{"--dev", "--heartbeat-timeout", "2s", "--election-timeout", "1s"}, wantErr: "election timeout"},
 		{name: "zero timeout", args: []string{"--dev", "--apply-timeout", "0s"}, wantErr: "--apply-timeout must be positive"},
 		{name: "bad max snapshots", args: []string{"--dev", "--max-snapshots", "0"}, wantErr: "max snapshots"},
+		{name: "kv limits and compaction", args: []string{"--dev", "--max-request-bytes", "4096", "--max-txn-ops", "8",
+			"--auto-compaction-mode", "revision", "--auto-compaction-retention", "1000"}, check: func(t *testing.T, c agentConfig) {
+			if c.limits.MaxRequestBytes != 4096 || c.limits.MaxTxnOps != 8 || c.autoCompaction.Mode != "revision" || c.autoCompaction.Revisions != 1000 {
+				t.Errorf("limits %+v, compaction %+v", c.limits, c.autoCompaction)
+			}
+		}},
+		{name: "bad compaction retention", args: []string{"--dev", "--auto-compaction-mode", "revision", "--auto-compaction-retention", "1h"}, wantErr: "revision mode"},
+		{name: "bad compaction mode", args: []string{"--dev", "--auto-compaction-mode", "weekly", "--auto-compaction-retention", "1"}, wantErr: "weekly"},
+		{name: "zero txn ops", args: []string{"--dev", "--max-txn-ops", "0"}, wantErr: "must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
