@@ -115,14 +115,29 @@ func (c *Cluster) Endpoints() []string {
 // members if none are named), closed when the test ends.
 func (c *Cluster) Client(members ...int) *clientv3.Client {
 	c.t.Helper()
+	return c.ClientWith(clientv3.Config{}, members...)
+}
+
+// ClientWith is Client with a base configuration (dial options, keep-alive
+// settings...): Endpoints are filled in as Client does, and DialTimeout and
+// Logger when unset.
+func (c *Cluster) ClientWith(cfg clientv3.Config, members ...int) *clientv3.Client {
+	c.t.Helper()
 	var eps []string
 	if len(members) == 0 {
 		eps = c.Endpoints()
 	}
 	for _, i := range members {
-		eps = append(eps, c.Agent(i).ClientAddr())
+		eps = append(eps, c.Endpoint(i))
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cfg.Endpoints = eps
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	cli, err := clientv3.New(cfg)
 	if err != nil {
 		c.t.Fatalf("client: %v", err)
 	}

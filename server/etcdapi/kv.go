@@ -135,8 +135,12 @@ func checkPut(r *pb.PutRequest) error {
 	return nil
 }
 
+// checkTxn is etcd's checkTxnRequest: the largest of the compares, the
+// success ops and the failure ops counts against maxOps, and a nested txn
+// gets only what its parent left of the budget.
 func checkTxn(r *pb.TxnRequest, maxOps int) error {
-	if len(r.Compare) > maxOps || len(r.Success) > maxOps || len(r.Failure) > maxOps {
+	opc := max(len(r.Compare), len(r.Success), len(r.Failure))
+	if opc > maxOps {
 		return rpctypes.ErrGRPCTooManyOps
 	}
 	for _, c := range r.Compare {
@@ -146,7 +150,7 @@ func checkTxn(r *pb.TxnRequest, maxOps int) error {
 	}
 	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
 		for _, op := range ops {
-			if err := checkOp(op, maxOps); err != nil {
+			if err := checkOp(op, maxOps-opc); err != nil {
 				return err
 			}
 		}
