@@ -619,8 +619,8 @@ func testTxnErrors(t *testing.T, c *agenttest.Cluster) {
 		{name: "put with an empty key", then: []clientv3.Op{put("")}, want: rpctypes.ErrEmptyKey},
 		{name: "compare with an empty key", cmps: []clientv3.Cmp{clientv3.Compare(clientv3.Version(""), "=", 0)}, want: rpctypes.ErrEmptyKey},
 		{name: "put with a missing lease", then: []clientv3.Op{clientv3.OpPut("txnerr/a", "x", clientv3.WithLease(0x7eadbeef))}, want: rpctypes.ErrLeaseNotFound},
-		{name: "range at a future revision", then: []clientv3.Op{clientv3.OpGet("txnerr/k", clientv3.WithRev(1 << 40))}, want: rpctypes.ErrFutureRev},
-		{name: "write with range at a future revision", then: []clientv3.Op{put("txnerr/a"), clientv3.OpGet("txnerr/k", clientv3.WithRev(1 << 40))}, want: rpctypes.ErrFutureRev},
+		{name: "range at a future revision", then: []clientv3.Op{clientv3.OpGet("txnerr/k", clientv3.WithRev(1<<40))}, want: rpctypes.ErrFutureRev},
+		{name: "write with range at a future revision", then: []clientv3.Op{put("txnerr/a"), clientv3.OpGet("txnerr/k", clientv3.WithRev(1<<40))}, want: rpctypes.ErrFutureRev},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := mustGet(t, cli, "txnerr/k").Header.Revision
