@@ -75,3 +75,38 @@ func TestClientV3Smoke(t *testing.T) {
 		t.Fatalf("status: %v %+v", err, st)
 	}
 }
+
+// TestLinearizableReadAfterLeaderChangeWithoutWrites: raft's own no-op
+// and barrier entries never reach the state machines, so a new leader must
+// not hand out a read index that only they reach: reads after a leader
+// change, with no write since, must not wait for one.
+func TestLinearizableReadAfterLeaderChangeWithoutWrites(t *testing.T) {
+	c := agenttest.Start(t, 3, agenttest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.Client().Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		old := c.Leader()
+		if err := c.Agent(old).Node.TransferLeadership(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		c.WaitFor(10*time.Second, "a new leader", func() bool {
+			for i := range c.Size() {
+				if i != old && c.Agent(i).Node.IsLeader() {
+					return true
+				}
+			}
+			return false
+		})
+		for i := range c.Size() {
+			rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := c.Client(i).Get(rctx, "k")
+			rcancel()
+			if err != nil {
+				t.Fatalf("round %d: linearizable read on member %d after a leader change: %v (%+v)", round, i, err, c.Agent(i).Node.Status())
+			}
+		}
+	}
+}
