@@ -68,12 +68,6 @@ type Config struct {
 	// MaxAppendEntries caps entries per AppendEntries RPC and per apply batch.
 	// Default 512.
 	MaxAppendEntries int
-	// LogSegmentSize is the size in bytes of one log segment file. Log
-	// compaction frees whole segments only, and entries left in the active
-	// segment stay readable, so a lagging follower gets a snapshot instead of
-	// log entries only once the segments holding its entries are gone.
-	// Default (0): raft-wal's, 64 MiB. Tests use small ones.
-	LogSegmentSize int
 
 	// Logger receives the node's and raft's logs. Default: discard.
 	Logger *slog.Logger
@@ -197,9 +191,6 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSnapshots < 1 {
 		bad("max snapshots must be >= 1, got %d", c.MaxSnapshots)
-	}
-	if c.LogSegmentSize < 0 {
-		bad("log segment size must be >= 0, got %d", c.LogSegmentSize)
 	}
 	if c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024 {
 		bad("max append entries must be in [1, 1024], got %d", c.MaxAppendEntries)

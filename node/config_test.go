@@ -53,7 +53,6 @@ func TestConfigValidate(t *testing.T) {
 		{"negative retries", func(c *node.Config) { c.CommitRetries = -1 }, []string{"commit retries must be >= 0, got -1"}},
 		{"no snapshots kept", func(c *node.Config) { c.MaxSnapshots = -1 }, []string{"max snapshots must be >= 1"}},
 		{"too many append entries", func(c *node.Config) { c.MaxAppendEntries = 5000 }, []string{"max append entries must be in [1, 1024], got 5000"}},
-		{"negative segment size", func(c *node.Config) { c.LogSegmentSize = -1 }, []string{"log segment size must be >= 0"}},
 		{"negative timeout", func(c *node.Config) { c.ApplyTimeout = -time.Second }, []string{"apply timeout must be positive, got -1s"}},
 		{"tiny heartbeat", func(c *node.Config) { c.HeartbeatTimeout, c.ElectionTimeout = time.Millisecond, time.Second }, []string{"heartbeat timeout must be at least 5ms"}},
 		{"election below heartbeat", func(c *node.Config) { c.ElectionTimeout = c.HeartbeatTimeout / 2 }, []string{"election timeout (500ms) must be at least the heartbeat timeout (1s)"}},

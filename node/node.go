@@ -66,7 +66,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("invalid node config: %w", err)
 	}
 	logger := cfg.Logger.With("node", cfg.ID)
-	store, err := openStorage(cfg.DataDir, cfg.ID, cfg.MaxSnapshots, cfg.LogSegmentSize, logger)
+	store, err := openStorage(cfg.DataDir, cfg.ID, cfg.MaxSnapshots, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (n *Node) Start() error {
 		Timeout: 10 * time.Second,
 		Logger:  newHCLog(n.logger, "transport"),
 	})
-	r, err := raft.NewRaft(n.raftConfig(), n.fsm, n.store.wal, n.store.wal, n.store.snapshots, n.trans)
+	r, err := raft.NewRaft(n.raftConfig(), n.fsm, n.store.log, n.store.log, n.store.snapshots, n.trans)
 	if err != nil {
 		n.trans.Close()
 		return fmt.Errorf("start raft: %w", err)

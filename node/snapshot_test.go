@@ -16,7 +16,7 @@ import (
 func TestSnapshotInstall(t *testing.T) {
 	const trailing, writes = 16, 200
 	c := testcluster.New(t, testcluster.Options{Nodes: 3,
-		SnapshotThreshold: 32, SnapshotInterval: 100 * time.Millisecond, TrailingLogs: trailing, LogSegmentSize: 2048})
+		SnapshotThreshold: 32, SnapshotInterval: 100 * time.Millisecond, TrailingLogs: trailing})
 	leader := c.WaitLeader(t, electTimeout)
 	lagger := others(c.LiveIDs(), leader)[0]
 	res := c.MustApply(t, leader, "first")

@@ -9,58 +9,46 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/concord-db/concord/node/logstore"
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 )
 
 // Data dir layout:
 //
 //	<data-dir>/node-id     this node's id, checked on every start
-//	<data-dir>/wal/        raft-wal segments and its metadata (log + term/vote)
+//	<data-dir>/raft.db     the raft log and stable state (term, vote): see logstore
 //	<data-dir>/snapshots/  raft snapshots, newest MaxSnapshots kept
 const (
 	nodeIDFile   = "node-id"
-	walDir       = "wal"
+	logFile      = "raft.db"
 	snapshotsDir = "snapshots" // created by raft.FileSnapshotStore under DataDir
 )
 
 // storage is the node's durable state.
 type storage struct {
-	wal       *wal.WAL
-	meta      *metadb.BoltMetaDB // the WAL's; WAL.Close leaves it (and its file lock) open
+	log       *logstore.Store // raft's LogStore and StableStore
 	snapshots raft.SnapshotStore
 }
 
 // openStorage opens (or creates) the data dir. It refuses a data dir that
 // belongs to another node id.
-func openStorage(dir, id string, maxSnapshots, segmentSize int, logger *slog.Logger) (*storage, error) {
+func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storage, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	if err := claimDataDir(dir, id); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, walDir), 0o700); err != nil {
-		return nil, fmt.Errorf("create log dir: %w", err)
-	}
-	meta := &metadb.BoltMetaDB{}
-	if segmentSize <= 0 {
-		segmentSize = wal.DefaultSegmentSize
-	}
-	w, err := wal.Open(filepath.Join(dir, walDir), wal.WithLogger(newHCLog(logger, "wal")),
-		wal.WithMetaStore(meta), wal.WithSegmentSize(segmentSize))
+	log, err := logstore.Open(filepath.Join(dir, logFile))
 	if err != nil {
-		meta.Close()
-		return nil, fmt.Errorf("open log in %s: %w", dir, err)
+		return nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, maxSnapshots, newHCLog(logger, "snapshots"))
 	if err != nil {
-		w.Close()
-		meta.Close()
+		log.Close()
 		return nil, fmt.Errorf("open snapshot store in %s: %w", dir, err)
 	}
-	return &storage{wal: w, meta: meta, snapshots: metaSnapshotStore{snaps}}, nil
+	return &storage{log: log, snapshots: metaSnapshotStore{snaps}}, nil
 }
 
 func claimDataDir(dir, id string) error {
@@ -106,13 +94,10 @@ func writeFileSync(path string, b []byte) error {
 
 // hasState reports whether the data dir holds raft state from an earlier run.
 func (s *storage) hasState() (bool, error) {
-	return raft.HasExistingState(s.wal, s.wal, s.snapshots)
+	return raft.HasExistingState(s.log, s.log, s.snapshots)
 }
 
-// close closes the log and its metadata store. raft-wal's Close does not
-// close the metadata store, whose bolt file lock would then block the next
-// open of this data dir in the same process (a restarted embedded node).
-func (s *storage) close() error { return errors.Join(s.wal.Close(), s.meta.Close()) }
+func (s *storage) close() error { return s.log.Close() }
 
 // metaSnapshotStore hands the FSM a reader that knows the snapshot's index,
 // which raft's FSM.Restore does not pass on.

@@ -34,7 +34,7 @@ the compares failed (the failure operations ran).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := cmd.InOrStdin()
-			prompt := interactive || isTerminal(in)
+			prompt := interactive || isTerminalReader(in)
 			txn, err := readTxn(bufio.NewReader(in), cmd.ErrOrStderr(), prompt)
 			if err != nil {
 				return err
@@ -62,7 +62,7 @@ the compares failed (the failure operations ran).`,
 	return cmd
 }
 
-func isTerminal(r io.Reader) bool {
+func isTerminalReader(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -34,9 +34,6 @@ type Options struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
-	// LogSegmentSize is node.Config's: small segments let compaction really
-	// drop entries, so lagging followers get snapshots. Default: the node's.
-	LogSegmentSize int
 	// WaitTimeout is the deadline of WaitApplied and EnsureSame. Default 30s.
 	WaitTimeout time.Duration
 	// Seed seeds the network's faults. Default: the current time (logged).
@@ -142,9 +139,8 @@ func (c *Cluster) config(m *Member) node.Config {
 		LeaderTimeout: o.LeaderTimeout, ApplyTimeout: o.ApplyTimeout, CommitRetries: o.CommitRetries,
 		HeartbeatTimeout: o.HeartbeatTimeout, ElectionTimeout: o.ElectionTimeout,
 		SnapshotThreshold: o.SnapshotThreshold, SnapshotInterval: o.SnapshotInterval, TrailingLogs: o.TrailingLogs,
-		LogSegmentSize: o.LogSegmentSize,
-		Logger:         c.logger,
-		Network:        c.Net.Endpoint(m.ID),
+		Logger:  c.logger,
+		Network: c.Net.Endpoint(m.ID),
 	}
 	switch m.mode {
 	case modeInitial:
@@ -329,13 +325,22 @@ func (c *Cluster) Restart(id string) {
 	}
 }
 
-// TryRestart is Restart returning the error of node.New or node.Start.
+// TryRestart is Restart returning the error of node.New or node.Start, or
+// a timeout error if they did not return within the wait timeout (a node
+// whose data dir is still locked by its previous incarnation hangs).
 func (c *Cluster) TryRestart(id string) error {
 	m := c.member(id)
 	if c.Running(id) != nil {
 		return fmt.Errorf("testcluster: %s is running", id)
 	}
-	return c.start(m)
+	done := make(chan error, 1)
+	go func() { done <- c.start(m) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(c.opts.WaitTimeout):
+		return fmt.Errorf("testcluster: %s did not start within %s", id, c.opts.WaitTimeout)
+	}
 }
 
 // Add starts a new, empty member that asks the running members to add it as
