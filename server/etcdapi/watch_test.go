@@ -91,6 +91,56 @@ func testWatch(t *testing.T, c *agenttest.Cluster) {
 		}
 	})
 
+	t.Run("watchers catching up under concurrent writes", func(t *testing.T) {
+		// Watchers start from an old revision while writers keep going, so
+		// their catch-up from history races with live notifications: each
+		// must still see every write exactly once, in order.
+		ctx, cancel := context.WithCancel(testCtx(t, time.Minute))
+		defer cancel()
+		first := mustPut(t, cli, "watch/race/start", "x").Header.Revision
+		const writers, perWriter, watchers = 4, 40, 12
+		var wg sync.WaitGroup
+		werrs := make(chan error, writers)
+		for w := range writers {
+			wcli := c.Client(w % c.Size())
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range perWriter {
+					if _, err := wcli.Put(ctx, fmt.Sprintf("watch/race/%d/%03d", w, i), "v"); err != nil {
+						werrs <- err
+						return
+					}
+				}
+			}()
+		}
+		var chans []clientv3.WatchChan
+		for i := range watchers {
+			wc := c.Client(i % c.Size())
+			time.Sleep(time.Duration(i) * 3 * time.Millisecond) // spread the starts over the writes
+			chans = append(chans, wc.Watch(ctx, "watch/race/", clientv3.WithPrefix(), clientv3.WithRev(first)))
+		}
+		wg.Wait()
+		close(werrs)
+		for err := range werrs {
+			t.Fatal(err)
+		}
+		final := mustGet(t, cli, "watch/race/", clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortAscend))
+		var want []string
+		for _, kv := range final.Kvs {
+			want = append(want, fmt.Sprintf("PUT %s=%s@%d", kv.Key, kv.Value, kv.ModRevision))
+		}
+		for i, wch := range chans {
+			var got []string
+			for _, ev := range collect(t, wch, len(want), 20*time.Second) {
+				got = append(got, evString(ev))
+			}
+			if !eq(got, want) {
+				t.Fatalf("watcher %d saw %d events for %d writes:\n%s", i, len(got), len(want), diff(got, want))
+			}
+		}
+	})
+
 	t.Run("key, range and created revision", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(testCtx(t, 30*time.Second))
 		defer cancel()
