@@ -43,7 +43,7 @@ func TestApplyGarbage(t *testing.T) {
 
 func FuzzDecodeCommand(f *testing.F) {
 	f.Add(EncodePut(&pb.PutRequest{Key: []byte("k"), Value: []byte("v"), Lease: 3}))
-	f.Add(EncodeTxn(&pb.TxnRequest{Compare: []*pb.Compare{cmp("a", pb.Compare_VALUE, pb.Compare_EQUAL, 0, "1")},
+	f.Add(EncodeTxn(&pb.TxnRequest{Compare: []*pb.Compare{compareOf("a", pb.Compare_VALUE, pb.Compare_EQUAL, 0, "1")},
 		Success: []*pb.RequestOp{opPut("a", "2"), opTxn(&pb.TxnRequest{Success: []*pb.RequestOp{opDel("b", "c")}})}}))
 	f.Add(EncodeDeleteRange(&pb.DeleteRangeRequest{Key: []byte("a"), RangeEnd: []byte{0}}))
 	f.Add(EncodeLeaseGrant(&pb.LeaseGrantRequest{ID: 1, TTL: 5}))

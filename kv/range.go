@@ -1,8 +1,9 @@
 package kv
 
 import (
-	"bytes"
+	"cmp"
 	"sort"
+	"strings"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -95,44 +96,24 @@ func sortRange(hits []*rec, r *pb.RangeRequest) {
 	if order == pb.RangeRequest_NONE {
 		return
 	}
-	var cmp func(a, b *rec) int
+	var by func(a, b *rec) int
 	switch r.SortTarget {
 	case pb.RangeRequest_KEY:
-		cmp = func(a, b *rec) int { return compareStr(a.key, b.key) }
+		by = func(a, b *rec) int { return strings.Compare(a.key, b.key) }
 	case pb.RangeRequest_VERSION:
-		cmp = func(a, b *rec) int { return compareInt(a.version, b.version) }
+		by = func(a, b *rec) int { return cmp.Compare(a.version, b.version) }
 	case pb.RangeRequest_CREATE:
-		cmp = func(a, b *rec) int { return compareInt(a.create, b.create) }
+		by = func(a, b *rec) int { return cmp.Compare(a.create, b.create) }
 	case pb.RangeRequest_MOD:
-		cmp = func(a, b *rec) int { return compareInt(a.mod, b.mod) }
+		by = func(a, b *rec) int { return cmp.Compare(a.mod, b.mod) }
 	case pb.RangeRequest_VALUE:
-		cmp = func(a, b *rec) int { return bytes.Compare([]byte(a.value), []byte(b.value)) }
+		by = func(a, b *rec) int { return strings.Compare(a.value, b.value) }
 	default:
 		return
 	}
 	if order == pb.RangeRequest_DESCEND {
-		sort.SliceStable(hits, func(i, j int) bool { return cmp(hits[i], hits[j]) > 0 })
+		sort.SliceStable(hits, func(i, j int) bool { return by(hits[i], hits[j]) > 0 })
 		return
 	}
-	sort.SliceStable(hits, func(i, j int) bool { return cmp(hits[i], hits[j]) < 0 })
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func compareStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	sort.SliceStable(hits, func(i, j int) bool { return by(hits[i], hits[j]) < 0 })
 }

@@ -30,7 +30,7 @@ func randomCommand(r *rand.Rand, rev int64) []byte {
 		return EncodeDeleteRange(&pb.DeleteRangeRequest{Key: key(), RangeEnd: key(), PrevKv: true})
 	case n < 75:
 		return EncodeTxn(&pb.TxnRequest{
-			Compare: []*pb.Compare{cmp(string(key()), pb.Compare_VERSION, pb.Compare_GREATER, int64(r.Intn(3)), "")},
+			Compare: []*pb.Compare{compareOf(string(key()), pb.Compare_VERSION, pb.Compare_GREATER, int64(r.Intn(3)), "")},
 			Success: []*pb.RequestOp{opPut(string(key()), "t"), opGet(string(key()))},
 			Failure: []*pb.RequestOp{opDel(string(key()), "")},
 		})

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
@@ -83,13 +84,13 @@ func compareRec(c *pb.Compare, v *rec) bool {
 	case pb.Compare_VALUE:
 		r = bytes.Compare([]byte(v.value), c.GetValue())
 	case pb.Compare_CREATE:
-		r = compareInt(v.create, c.GetCreateRevision())
+		r = cmp.Compare(v.create, c.GetCreateRevision())
 	case pb.Compare_MOD:
-		r = compareInt(v.mod, c.GetModRevision())
+		r = cmp.Compare(v.mod, c.GetModRevision())
 	case pb.Compare_VERSION:
-		r = compareInt(v.version, c.GetVersion())
+		r = cmp.Compare(v.version, c.GetVersion())
 	case pb.Compare_LEASE:
-		r = compareInt(v.lease, c.GetLease())
+		r = cmp.Compare(v.lease, c.GetLease())
 	}
 	switch c.Result {
 	case pb.Compare_EQUAL:

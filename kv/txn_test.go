@@ -22,7 +22,7 @@ func opTxn(t *pb.TxnRequest) *pb.RequestOp {
 	return &pb.RequestOp{Request: &pb.RequestOp_RequestTxn{RequestTxn: t}}
 }
 
-func cmp(k string, target pb.Compare_CompareTarget, result pb.Compare_CompareResult, v int64, val string) *pb.Compare {
+func compareOf(k string, target pb.Compare_CompareTarget, result pb.Compare_CompareResult, v int64, val string) *pb.Compare {
 	c := &pb.Compare{Key: []byte(k), Target: target, Result: result}
 	switch target {
 	case pb.Compare_VALUE:
@@ -47,19 +47,19 @@ func TestTxnCompares(t *testing.T) {
 		c    *pb.Compare
 		want bool
 	}{
-		{"value eq", cmp("a", pb.Compare_VALUE, E, 0, "11"), true},
-		{"value ne", cmp("a", pb.Compare_VALUE, NE, 0, "11"), false},
-		{"value greater", cmp("a", pb.Compare_VALUE, G, 0, "1"), true},
-		{"value less", cmp("a", pb.Compare_VALUE, L, 0, "2"), true},
-		{"value of missing key fails", cmp("zz", pb.Compare_VALUE, NE, 0, "x"), false},
-		{"version eq", cmp("a", pb.Compare_VERSION, E, 2, ""), true},
-		{"version of missing is 0", cmp("c", pb.Compare_VERSION, E, 0, ""), true},
-		{"create eq", cmp("a", pb.Compare_CREATE, E, 2, ""), true},
-		{"create of missing is 0", cmp("zz", pb.Compare_CREATE, E, 0, ""), true},
-		{"mod greater", cmp("a", pb.Compare_MOD, G, 4, ""), true},
-		{"mod less", cmp("a", pb.Compare_MOD, L, 5, ""), false},
-		{"lease eq 0", cmp("a", pb.Compare_LEASE, E, 0, ""), true},
-		{"lease ne", cmp("a", pb.Compare_LEASE, NE, 0, ""), false},
+		{"value eq", compareOf("a", pb.Compare_VALUE, E, 0, "11"), true},
+		{"value ne", compareOf("a", pb.Compare_VALUE, NE, 0, "11"), false},
+		{"value greater", compareOf("a", pb.Compare_VALUE, G, 0, "1"), true},
+		{"value less", compareOf("a", pb.Compare_VALUE, L, 0, "2"), true},
+		{"value of missing key fails", compareOf("zz", pb.Compare_VALUE, NE, 0, "x"), false},
+		{"version eq", compareOf("a", pb.Compare_VERSION, E, 2, ""), true},
+		{"version of missing is 0", compareOf("c", pb.Compare_VERSION, E, 0, ""), true},
+		{"create eq", compareOf("a", pb.Compare_CREATE, E, 2, ""), true},
+		{"create of missing is 0", compareOf("zz", pb.Compare_CREATE, E, 0, ""), true},
+		{"mod greater", compareOf("a", pb.Compare_MOD, G, 4, ""), true},
+		{"mod less", compareOf("a", pb.Compare_MOD, L, 5, ""), false},
+		{"lease eq 0", compareOf("a", pb.Compare_LEASE, E, 0, ""), true},
+		{"lease ne", compareOf("a", pb.Compare_LEASE, NE, 0, ""), false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,12 +73,12 @@ func TestTxnCompares(t *testing.T) {
 		})
 	}
 	// Compare with a range: every key must satisfy it.
-	rc := cmp("a", pb.Compare_CREATE, G, 1, "")
+	rc := compareOf("a", pb.Compare_CREATE, G, 1, "")
 	rc.RangeEnd = []byte("e")
 	if r, _ := s.ReadTxn(&pb.TxnRequest{Compare: []*pb.Compare{rc}}); !r.Succeeded {
 		t.Fatal("range compare: all created after 1")
 	}
-	rc = cmp("a", pb.Compare_MOD, L, 6, "")
+	rc = compareOf("a", pb.Compare_MOD, L, 6, "")
 	rc.RangeEnd = []byte("e")
 	if r, _ := s.ReadTxn(&pb.TxnRequest{Compare: []*pb.Compare{rc}}); r.Succeeded {
 		t.Fatal("range compare: d has mod 6")
@@ -88,7 +88,7 @@ func TestTxnCompares(t *testing.T) {
 func TestTxnExecution(t *testing.T) {
 	s := seed(t)
 	req := &pb.TxnRequest{
-		Compare: []*pb.Compare{cmp("a", pb.Compare_VALUE, pb.Compare_EQUAL, 0, "11")},
+		Compare: []*pb.Compare{compareOf("a", pb.Compare_VALUE, pb.Compare_EQUAL, 0, "11")},
 		Success: []*pb.RequestOp{opPut("x", "1"), opGet("x"), opDel("b", ""), opPut("y", "2")},
 		Failure: []*pb.RequestOp{opPut("z", "3")},
 	}
@@ -108,7 +108,7 @@ func TestTxnExecution(t *testing.T) {
 	}
 	// Failure branch.
 	r = s.must(EncodeTxn(&pb.TxnRequest{
-		Compare: []*pb.Compare{cmp("a", pb.Compare_VALUE, pb.Compare_EQUAL, 0, "nope")},
+		Compare: []*pb.Compare{compareOf("a", pb.Compare_VALUE, pb.Compare_EQUAL, 0, "nope")},
 		Success: []*pb.RequestOp{opPut("s", "1")},
 		Failure: []*pb.RequestOp{opPut("f", "1")},
 	})).(*pb.TxnResponse)
@@ -126,7 +126,7 @@ func TestTxnNested(t *testing.T) {
 	s := seed(t)
 	inner := &pb.TxnRequest{
 		// Evaluated against the state before the outer txn: a is still 11.
-		Compare: []*pb.Compare{cmp("a", pb.Compare_VALUE, pb.Compare_EQUAL, 0, "11")},
+		Compare: []*pb.Compare{compareOf("a", pb.Compare_VALUE, pb.Compare_EQUAL, 0, "11")},
 		Success: []*pb.RequestOp{opPut("in", "then")},
 		Failure: []*pb.RequestOp{opPut("in", "else")},
 	}

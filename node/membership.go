@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -216,18 +217,8 @@ func (n *Node) Members(ctx context.Context) ([]Member, error) {
 		}()
 	}
 	wg.Wait()
-	slices.SortFunc(members, func(a, b Member) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
 	return members, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Status is a node's view of itself.
