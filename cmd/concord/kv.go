@@ -79,8 +79,16 @@ func trimScheme(ep string) string {
 	return ep
 }
 
-func (o *kvOptions) context(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(cmd.Context(), o.timeout)
+// withClient connects, runs fn under the request timeout, and closes.
+func (o *kvOptions) withClient(cmd *cobra.Command, fn func(ctx context.Context, cli *clientv3.Client) error) error {
+	cli, err := o.connect()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	return fn(ctx, cli)
 }
 
 // writeJSON prints v as indented JSON.

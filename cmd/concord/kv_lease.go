@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os/signal"
 	"strconv"
@@ -36,22 +37,17 @@ func newLeaseGrantCmd() *cobra.Command {
 			if err != nil || ttl <= 0 {
 				return usagef("TTL %q is not a positive number of seconds", args[0])
 			}
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			resp, err := cli.Grant(ctx, ttl)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"id": fmt.Sprintf("%x", resp.ID), "ttl": resp.TTL})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lease %x granted with TTL(%ds)\n", resp.ID, resp.TTL)
-			return nil
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				resp, err := cli.Grant(ctx, ttl)
+				if err != nil {
+					return err
+				}
+				if o.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"id": fmt.Sprintf("%x", resp.ID), "ttl": resp.TTL})
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "lease %x granted with TTL(%ds)\n", resp.ID, resp.TTL)
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd, "simple or json")
@@ -69,18 +65,13 @@ func newLeaseRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			if _, err := cli.Revoke(ctx, id); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lease %x revoked\n", id)
-			return nil
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				if _, err := cli.Revoke(ctx, id); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "lease %x revoked\n", id)
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd, "")
@@ -108,7 +99,7 @@ func newLeaseKeepAliveCmd() *cobra.Command {
 			defer cli.Close()
 			out := cmd.OutOrStdout()
 			if once {
-				ctx, cancel := o.context(cmd)
+				ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 				defer cancel()
 				resp, err := cli.KeepAliveOnce(ctx, id)
 				if err != nil {
@@ -151,37 +142,32 @@ func newLeaseTTLCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			var opts []clientv3.LeaseOption
-			if keys {
-				opts = append(opts, clientv3.WithAttachedKeys())
-			}
-			resp, err := cli.TimeToLive(ctx, id, opts...)
-			if err != nil {
-				return err
-			}
-			if resp.TTL == -1 {
-				return &exitError{exitNotFound, fmt.Errorf("lease %x not found (expired or revoked)", id)}
-			}
-			keyList := make([]string, len(resp.Keys))
-			for i, k := range resp.Keys {
-				keyList[i] = string(k)
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"id": fmt.Sprintf("%x", id), "ttl": resp.TTL, "granted_ttl": resp.GrantedTTL, "keys": keyList})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lease %x granted with TTL(%ds), remaining(%ds)", id, resp.GrantedTTL, resp.TTL)
-			if keys {
-				fmt.Fprintf(cmd.OutOrStdout(), ", attached keys(%v)", keyList)
-			}
-			fmt.Fprintln(cmd.OutOrStdout())
-			return nil
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				var opts []clientv3.LeaseOption
+				if keys {
+					opts = append(opts, clientv3.WithAttachedKeys())
+				}
+				resp, err := cli.TimeToLive(ctx, id, opts...)
+				if err != nil {
+					return err
+				}
+				if resp.TTL == -1 {
+					return &exitError{exitNotFound, fmt.Errorf("lease %x not found (expired or revoked)", id)}
+				}
+				keyList := make([]string, len(resp.Keys))
+				for i, k := range resp.Keys {
+					keyList[i] = string(k)
+				}
+				if o.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"id": fmt.Sprintf("%x", id), "ttl": resp.TTL, "granted_ttl": resp.GrantedTTL, "keys": keyList})
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "lease %x granted with TTL(%ds), remaining(%ds)", id, resp.GrantedTTL, resp.TTL)
+				if keys {
+					fmt.Fprintf(cmd.OutOrStdout(), ", attached keys(%v)", keyList)
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd, "simple or json")
@@ -196,29 +182,24 @@ func newLeaseListCmd() *cobra.Command {
 		Short: "list the leases",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			resp, err := cli.Leases(ctx)
-			if err != nil {
-				return err
-			}
-			ids := make([]string, len(resp.Leases))
-			for i, l := range resp.Leases {
-				ids[i] = fmt.Sprintf("%x", l.ID)
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"leases": ids})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "found %d leases\n", len(ids))
-			for _, id := range ids {
-				fmt.Fprintln(cmd.OutOrStdout(), id)
-			}
-			return nil
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				resp, err := cli.Leases(ctx)
+				if err != nil {
+					return err
+				}
+				ids := make([]string, len(resp.Leases))
+				for i, l := range resp.Leases {
+					ids[i] = fmt.Sprintf("%x", l.ID)
+				}
+				if o.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"leases": ids})
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "found %d leases\n", len(ids))
+				for _, id := range ids {
+					fmt.Fprintln(cmd.OutOrStdout(), id)
+				}
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd, "simple or json")
@@ -239,22 +220,17 @@ func newKVCompactCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			var opts []clientv3.CompactOption
-			if physical {
-				opts = append(opts, clientv3.WithCompactPhysical())
-			}
-			if _, err := cli.Compact(ctx, rev, opts...); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "compacted revision %d\n", rev)
-			return nil
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				var opts []clientv3.CompactOption
+				if physical {
+					opts = append(opts, clientv3.WithCompactPhysical())
+				}
+				if _, err := cli.Compact(ctx, rev, opts...); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "compacted revision %d\n", rev)
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd, "")

@@ -58,36 +58,31 @@ func newKVGetCmd() *cobra.Command {
 				}
 				opts = append(opts, clientv3.WithSort(target, order))
 			}
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			resp, err := cli.Get(ctx, args[0], opts...)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				err = writeJSON(out, server.RangeResult{Revision: resp.Header.Revision, Count: resp.Count, More: resp.More, KVs: jsonKVs(resp.Kvs)})
-			case "table":
-				err = printKVTable(out, resp)
-			case "value":
-				printKVs(out, resp.Kvs, true)
-			default:
-				if countOnly {
-					fmt.Fprintln(out, resp.Count)
-				} else {
-					printKVs(out, resp.Kvs, keysOnly)
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				resp, err := cli.Get(ctx, args[0], opts...)
+				if err != nil {
+					return err
 				}
-			}
-			if err == nil && single && !countOnly && len(resp.Kvs) == 0 {
-				return &exitError{exitNotFound, fmt.Errorf("key %q not found", args[0])}
-			}
-			return err
+				out := cmd.OutOrStdout()
+				switch o.output {
+				case "json":
+					err = writeJSON(out, server.RangeResult{Revision: resp.Header.Revision, Count: resp.Count, More: resp.More, KVs: jsonKVs(resp.Kvs)})
+				case "table":
+					err = printKVTable(out, resp)
+				case "value":
+					printKVs(out, resp.Kvs, true)
+				default:
+					if countOnly {
+						fmt.Fprintln(out, resp.Count)
+					} else {
+						printKVs(out, resp.Kvs, keysOnly)
+					}
+				}
+				if err == nil && single && !countOnly && len(resp.Kvs) == 0 {
+					return &exitError{exitNotFound, fmt.Errorf("key %q not found", args[0])}
+				}
+				return err
+			})
 		},
 	}
 	o.addFlags(cmd, "simple, table, json or value")
@@ -172,38 +167,36 @@ func newKVPutCmd() *cobra.Command {
 				}
 				opts = append(opts, clientv3.WithLease(id))
 			}
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			put := clientv3.OpPut(args[0], value, opts...)
-			var resp *clientv3.PutResponse
-			if cmd.Flags().Changed("prev-mod-revision") {
-				resp, err = condWrite(ctx, cli, args[0], prevMod, put, func(r *clientv3.TxnResponse) *clientv3.PutResponse {
-					return (*clientv3.PutResponse)(r.Responses[0].GetResponsePut())
-				})
-			} else {
-				resp, err = cli.Put(ctx, args[0], value, opts...)
-			}
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				res := server.PutResult{Revision: resp.Header.Revision}
-				if resp.PrevKv != nil {
-					kv := jsonKV(resp.PrevKv)
-					res.PrevKV = &kv
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				put := clientv3.OpPut(args[0], value, opts...)
+				var (
+					resp *clientv3.PutResponse
+					err  error
+				)
+				if cmd.Flags().Changed("prev-mod-revision") {
+					resp, err = condWrite(ctx, cli, args[0], prevMod, put, func(r *clientv3.TxnResponse) *clientv3.PutResponse {
+						return (*clientv3.PutResponse)(r.Responses[0].GetResponsePut())
+					})
+				} else {
+					resp, err = cli.Put(ctx, args[0], value, opts...)
 				}
-				return writeJSON(cmd.OutOrStdout(), res)
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "OK")
-			if resp.PrevKv != nil {
-				printKVs(cmd.OutOrStdout(), []*mvccpb.KeyValue{resp.PrevKv}, false)
-			}
-			return nil
+				if err != nil {
+					return err
+				}
+				if o.output == "json" {
+					res := server.PutResult{Revision: resp.Header.Revision}
+					if resp.PrevKv != nil {
+						kv := jsonKV(resp.PrevKv)
+						res.PrevKV = &kv
+					}
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "OK")
+				if resp.PrevKv != nil {
+					printKVs(cmd.OutOrStdout(), []*mvccpb.KeyValue{resp.PrevKv}, false)
+				}
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd, "simple or json")
@@ -262,30 +255,28 @@ func newKVDelCmd() *cobra.Command {
 			if conditional && isRange {
 				return usagef("--prev-mod-revision applies to one key, not a range")
 			}
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			var resp *clientv3.DeleteResponse
-			if conditional {
-				resp, err = condWrite(ctx, cli, args[0], prevMod, clientv3.OpDelete(args[0], opts...), func(r *clientv3.TxnResponse) *clientv3.DeleteResponse {
-					return (*clientv3.DeleteResponse)(r.Responses[0].GetResponseDeleteRange())
-				})
-			} else {
-				resp, err = cli.Delete(ctx, args[0], opts...)
-			}
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), server.DeleteResult{Revision: resp.Header.Revision, Deleted: resp.Deleted, PrevKVs: jsonKVs(resp.PrevKvs)})
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), resp.Deleted)
-			printKVs(cmd.OutOrStdout(), resp.PrevKvs, false)
-			return nil
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				var (
+					resp *clientv3.DeleteResponse
+					err  error
+				)
+				if conditional {
+					resp, err = condWrite(ctx, cli, args[0], prevMod, clientv3.OpDelete(args[0], opts...), func(r *clientv3.TxnResponse) *clientv3.DeleteResponse {
+						return (*clientv3.DeleteResponse)(r.Responses[0].GetResponseDeleteRange())
+					})
+				} else {
+					resp, err = cli.Delete(ctx, args[0], opts...)
+				}
+				if err != nil {
+					return err
+				}
+				if o.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), server.DeleteResult{Revision: resp.Header.Revision, Deleted: resp.Deleted, PrevKVs: jsonKVs(resp.PrevKvs)})
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), resp.Deleted)
+				printKVs(cmd.OutOrStdout(), resp.PrevKvs, false)
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd, "simple or json")

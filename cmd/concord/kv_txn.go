@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -39,22 +40,17 @@ the compares failed (the failure operations ran).`,
 			if err != nil {
 				return err
 			}
-			cli, err := o.connect()
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			resp, err := cli.Txn(ctx).If(txn.cmps...).Then(txn.success...).Else(txn.failure...).Commit()
-			if err != nil {
-				return err
-			}
-			printTxn(cmd.OutOrStdout(), resp)
-			if !resp.Succeeded {
-				return &exitError{exitCompareFailed, fmt.Errorf("compares failed: the failure operations ran")}
-			}
-			return nil
+			return o.withClient(cmd, func(ctx context.Context, cli *clientv3.Client) error {
+				resp, err := cli.Txn(ctx).If(txn.cmps...).Then(txn.success...).Else(txn.failure...).Commit()
+				if err != nil {
+					return err
+				}
+				printTxn(cmd.OutOrStdout(), resp)
+				if !resp.Succeeded {
+					return &exitError{exitCompareFailed, fmt.Errorf("compares failed: the failure operations ran")}
+				}
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd, "")
