@@ -248,7 +248,19 @@ func (n *Node) onLeaderChange() {
 // establishLeadership runs once per term this node leads: it waits until the
 // entries of earlier terms are applied, then records cluster metadata.
 func (n *Node) establishLeadership(lt *leadTerm) {
-	if err := n.raft.Barrier(0).Error(); err != nil {
+	// raft never answers a barrier still queued when it shuts down: stop
+	// waiting when the node stops, or stop() would wait for us forever.
+	bctx, bcancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-n.stopping:
+		case <-bctx.Done():
+		}
+		bcancel()
+	}()
+	err := waitFuture(bctx, n.raft.Barrier(0))
+	bcancel()
+	if err != nil {
 		n.logger.Warn("leadership barrier failed", "term", lt.term, "err", err)
 		return
 	}
