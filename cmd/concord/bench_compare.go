@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/concord-db/concord/bench/compare"
+	"github.com/spf13/cobra"
+)
+
+// newBenchCompareCmd is `concord bench compare` (bench/compare.sh runs it
+// after building concord and installing etcd if needed).
+func newBenchCompareCmd() *cobra.Command {
+	var (
+		cfg  compare.Config
+		keep bool
+	)
+	cmd := &cobra.Command{
+		Use:   "compare",
+		Short: "run concord and etcd side by side on loopback and compare them",
+		Long: `Start a three-member etcd and a three-member concord on loopback, each member
+with its own data dir and fsync on, and run the same workloads against both,
+alternating, --reps times. Print per workload the medians (throughput, p50,
+p99, CPU seconds of all three members per 10k operations) and the
+concord/etcd ratios, the peak RSS, and a memory check: RSS per member with
+--mem-keys keys of 256 bytes loaded into fresh clusters.
+
+Every process started is stopped at the end, also on Ctrl-C.
+bench/compare.sh builds concord, installs etcd (Debian's etcd-server) when
+it is missing, and runs this.`,
+		Example: `  concord bench compare --quick
+  concord bench compare --out bench-results --profile bench-results/profiles`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.ConcordBin == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				cfg.ConcordBin = exe
+			}
+			if cfg.EtcdBin == "" {
+				p, err := exec.LookPath("etcd")
+				if err != nil {
+					return usagef("etcd not found in PATH; install it (apt-get install etcd-server) or give --etcd")
+				}
+				cfg.EtcdBin = p
+			}
+			if cfg.WorkDir == "" {
+				d, err := os.MkdirTemp("", "concord-compare-")
+				if err != nil {
+					return err
+				}
+				cfg.WorkDir = d
+				if !keep {
+					defer os.RemoveAll(d)
+				}
+			}
+			cfg.Log = cmd.ErrOrStderr()
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			start := time.Now()
+			_, err := compare.Compare(ctx, cfg, cmd.OutOrStdout())
+			fmt.Fprintf(cmd.ErrOrStderr(), "compare took %s\n", time.Since(start).Round(time.Second))
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.ConcordBin, "concord", "", "concord binary run as the members (default: this one)")
+	f.StringVar(&cfg.EtcdBin, "etcd", "", "etcd binary (default: etcd in PATH)")
+	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for data dirs and member logs (default: a temporary one, removed afterwards)")
+	f.BoolVar(&keep, "keep", false, "keep the temporary work dir")
+	f.BoolVar(&cfg.Quick, "quick", false, "one repetition of 5s runs and a 100k-key memory check (about 3 minutes)")
+	f.IntVar(&cfg.Reps, "reps", 0, "repetitions of each workload (default 3; 1 with --quick)")
+	f.DurationVar(&cfg.Duration, "duration", 0, "measured length of each run (default 10s; 5s with --quick)")
+	f.DurationVar(&cfg.Warmup, "warmup", 0, "warmup before each run (default 2s; 1s with --quick)")
+	f.IntVar(&cfg.MemKeys, "mem-keys", 0, "keys loaded for the memory check (default 1000000; 100000 with --quick; -1 skips it)")
+	f.StringSliceVar(&cfg.Only, "only", nil, "run only these workloads (put-1,put-64,put-256,get-lin-64,get-ser-64,txn-cas-64,watch; none: all)")
+	f.StringVar(&cfg.ProfileDir, "profile", "", "also profile concord members under the 64-client put load; profiles go to this directory")
+	f.StringVar(&cfg.OutDir, "out", "", "write results.json and table.md to this directory")
+	return cmd
+}
