@@ -240,11 +240,18 @@ func testLeaseExpiry(t *testing.T, c *agenttest.Cluster) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wch := cli.Watch(wctx, "lease/expire/", clientv3.WithPrefix(), clientv3.WithRev(last+1))
-	_, gone := watchDeletes(t, wch, 3, ttl*time.Second+5*time.Second)
+	term := leaderTerm(c)
+	// A leader change restarts the TTL (as in etcd): allow for some, and
+	// check the upper bound only when there was none.
+	_, gone := watchDeletes(t, wch, 3, 30*time.Second)
 	if lived := gone.Sub(granted); lived < ttl*time.Second {
 		t.Errorf("lease of TTL %ds expired after %s", ttl, lived)
 	} else if lived > ttl*time.Second+2500*time.Millisecond {
-		t.Errorf("lease of TTL %ds expired only after %s", ttl, lived)
+		if now := leaderTerm(c); now != term {
+			t.Logf("lease of TTL %ds expired after %s, across a leader change (term %d -> %d)", ttl, lived, term, now)
+		} else {
+			t.Errorf("lease of TTL %ds expired only after %s", ttl, lived)
+		}
 	}
 	if g := mustGet(t, cli, "lease/expire/", clientv3.WithPrefix()); len(g.Kvs) != 0 {
 		t.Errorf("keys left after expiry: %q", keysOf(g.Kvs))
@@ -334,13 +341,20 @@ func TestLeaseLeaderCrash(t *testing.T) {
 	stopKeepAlive()
 	<-kaDone
 	stopped := time.Now()
-	waitUntil(t, ttl*time.Second+5*time.Second, "the unrenewed lease to expire", func() bool {
+	term := leaderTerm(c)
+	// A leader change restarts the TTL (as in etcd): allow for some, and
+	// check the upper bound only when there was none.
+	waitUntil(t, 30*time.Second, "the unrenewed lease to expire", func() bool {
 		g, err := ocli.Get(testCtx(t, 10*time.Second), "lc/", clientv3.WithPrefix())
 		return err == nil && len(g.Kvs) == 0
 	})
 	lived := time.Since(stopped)
 	if lived > ttl*time.Second+2500*time.Millisecond {
-		t.Errorf("lease expired %s after its last keep-alive, TTL %ds", lived, ttl)
+		if now := leaderTerm(c); now != term {
+			t.Logf("lease expired %s after its last keep-alive, across a leader change (term %d -> %d)", lived, term, now)
+		} else {
+			t.Errorf("lease expired %s after its last keep-alive, TTL %ds", lived, ttl)
+		}
 	}
 	if lived < ttl*time.Second*2/3-500*time.Millisecond {
 		t.Errorf("lease expired %s after its keep-alive stopped, TTL %ds", lived, ttl)
@@ -349,4 +363,15 @@ func TestLeaseLeaderCrash(t *testing.T) {
 	if err != nil || r.TTL != -1 {
 		t.Errorf("time to live after expiry: %v %+v", err, r)
 	}
+}
+
+// leaderTerm is the highest raft term among the running members.
+func leaderTerm(c *agenttest.Cluster) uint64 {
+	var term uint64
+	for i := range c.Size() {
+		if a := c.Agent(i); a != nil {
+			term = max(term, a.Node.Term())
+		}
+	}
+	return term
 }
