@@ -21,6 +21,19 @@ test: ## run every test with the race detector (needs a C compiler for -race)
 test-e2e: ## run only the black-box tests against the real binary
 	$(GO) test $(TEST_FLAGS) ./test/...
 
+# Reliability suite (docs/reliability.md): failed histories, their HTML
+# visualizations and the summary lines go to ARTIFACTS.
+ARTIFACTS   ?= $(CURDIR)/artifacts
+.PHONY: torture image
+
+torture: ## long reliability run: more seeds, longer scenarios, all levels (containers where docker is reachable)
+	@mkdir -p $(ARTIFACTS); rm -f $(ARTIFACTS)/reliability-summary.txt
+	CONCORD_TORTURE=1 CONCORD_ARTIFACTS=$(ARTIFACTS) $(GO) test -count=1 -timeout 4h ./test/linearizability/ ./test/docker/; \
+		status=$$?; cat $(ARTIFACTS)/reliability-summary.txt; exit $$status
+
+image: build ## the FROM scratch image concord:dev from bin/concord (deploy/Dockerfile)
+	docker build -f deploy/Dockerfile -t concord:dev bin
+
 dev: ## run a single-node dev agent, data in ./concord-data
 	$(GO) run ./cmd/concord agent --dev
 

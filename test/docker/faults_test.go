@@ -1,0 +1,116 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	lin "github.com/concord-db/concord/test/linearizability"
+)
+
+// container is one member running in a container on the test's network.
+type container struct {
+	name, id, network, ip string
+}
+
+func (c *container) ID() string                      { return c.id }
+func (c *container) ClientAddr() string              { return c.ip + ":2379" }
+func (c *container) Start(ctx context.Context) error { return run("start", c.name) }
+func (c *container) Kill() error                     { return run("kill", c.name) }
+func (c *container) Pause() error                    { return run("pause", c.name) }
+func (c *container) Resume() error                   { return run("unpause", c.name) }
+func (c *container) Disconnect() error               { return run("network", "disconnect", c.network, c.name) }
+func (c *container) Connect() error {
+	return run("network", "connect", "--ip", c.ip, "--alias", c.id, c.network, c.name)
+}
+
+func run(args ...string) error { _, err := docker(args...); return err }
+
+// startContainers starts three members on a fresh private network, each
+// with a fixed address so that a reconnected member keeps it.
+func startContainers(t *testing.T, seed int64) *lin.External {
+	t.Helper()
+	prefix := fmt.Sprintf("concordtest%d-%d", os.Getpid(), seed)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	var network, base string
+	for try := 0; ; try++ {
+		var sub string
+		sub, base = subnet(rng)
+		network = prefix + "-net"
+		if _, err := docker("network", "create", "--subnet", sub, network); err == nil {
+			break
+		} else if try == 10 {
+			t.Fatalf("no free subnet for the test network: %v", err)
+		}
+	}
+	var cs []*container
+	var peers []string
+	for i := range 3 {
+		c := &container{name: fmt.Sprintf("%s-n%d", prefix, i+1), id: fmt.Sprintf("n%d", i+1), network: network, ip: fmt.Sprintf("%s%d", base, 10+i)}
+		cs = append(cs, c)
+		peers = append(peers, c.id+"="+c.id+":2380")
+	}
+	t.Cleanup(func() {
+		for _, c := range cs {
+			if t.Failed() {
+				logs, _ := docker("logs", "--tail", "200", c.name)
+				t.Logf("==== %s ====\n%s", c.name, logs)
+			}
+			docker("rm", "-f", "-v", c.name)
+		}
+		docker("network", "rm", network)
+	})
+	var members []lin.Member
+	for _, c := range cs {
+		_, err := docker("run", "-d", "--name", c.name, "--network", network, "--ip", c.ip, "--network-alias", c.id, image,
+			"agent", "--node-id", c.id, "--data-dir", "/data",
+			"--client-addr", "0.0.0.0:2379", "--advertise-client-addr", c.ClientAddr(),
+			"--peer-addr", "0.0.0.0:2380", "--advertise-peer-addr", c.id+":2380",
+			"--initial-cluster", strings.Join(peers, ","),
+			"--heartbeat-timeout", "1s", "--election-timeout", "1s", "--log-level", "warn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, c)
+	}
+	e := lin.NewExternal(members...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := e.Heal(ctx); err != nil {
+		t.Fatalf("container cluster did not start: %v", err)
+	}
+	return e
+}
+
+// TestContainerFaults runs scenarios against three containers with faults
+// injected by docker: network disconnect/connect (of any member and of the
+// leader), pause/unpause, kill and restart, kill of every container at once.
+func TestContainerFaults(t *testing.T) {
+	needDocker(t)
+	if testing.Short() {
+		t.Skip("-short: container fault scenarios take a minute or more")
+	}
+	seeds, duration := 1, 15*time.Second
+	if os.Getenv("CONCORD_TORTURE") != "" {
+		seeds, duration = 5, 45*time.Second
+	}
+	first := time.Now().UnixNano() % 1_000_000
+	if s, err := fmt.Sscan(os.Getenv("CONCORD_SEED"), &first); err != nil || s != 1 {
+		first = time.Now().UnixNano() % 1_000_000
+	}
+	for i := range seeds {
+		seed := first + int64(i)
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			e := startContainers(t, seed)
+			s := lin.Scenario{Name: fmt.Sprintf("containers-seed%d", seed), Seed: seed, Duration: duration,
+				Faults:        []lin.FaultKind{lin.Disconnect, lin.IsolateLeader, lin.Pause, lin.Crash, lin.KillAll, lin.TransferLeader},
+				CrashAllAtEnd: true, FaultFor: [2]time.Duration{time.Second, 4 * time.Second}, FaultGap: [2]time.Duration{time.Second, 3 * time.Second},
+				Workload: lin.Workload{OpTimeout: 3 * time.Second, LockTTL: 3}}
+			lin.Run(t, s, e)
+		})
+	}
+}
