@@ -53,7 +53,18 @@ func TestMembership(t *testing.T) {
 		}
 	}
 
-	ms := members(t, c.Node("n6"))
+	// Status is asked over the peer RPC with a 1s limit: on a loaded
+	// machine a member may miss it once.
+	var ms map[string]node.Member
+	c.WaitFor(t, waitTimeout, func() bool {
+		ms = members(t, c.Node("n6"))
+		for _, m := range ms {
+			if !m.Reachable || m.Status.AppliedIndex < res.Index {
+				return false
+			}
+		}
+		return true
+	}, "every member reachable with the command applied")
 	for _, id := range c.IDs() {
 		m, ok := ms[id]
 		switch {
