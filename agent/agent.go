@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -41,6 +42,10 @@ type Config struct {
 	// LeaseCheckpointInterval is how often the leader records leases'
 	// remaining TTL in the log. Default 5 minutes (etcd's).
 	LeaseCheckpointInterval time.Duration
+	// Snapshot configures the snapshot archive endpoints (GET /v1/snapshot,
+	// POST /v1/snapshot/restore) and etcd's Maintenance.Snapshot, which
+	// serves the same archive. Its Node is filled in.
+	Snapshot server.SnapshotConfig
 	// Logger receives everything. Default: discard.
 	Logger *slog.Logger
 }
@@ -102,13 +107,21 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		n.Crash()
 		return nil, err
 	}
+	snaps := cfg.Snapshot
+	snaps.Node = n
 	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
-		AutoCompaction: cfg.AutoCompaction})
+		AutoCompaction: cfg.AutoCompaction,
+		// etcdctl snapshot save writes the same archive as concord snapshot save.
+		Snapshot: func(ctx context.Context, w io.Writer) error {
+			_, err := snaps.WriteArchive(ctx, w)
+			return err
+		}})
 	srv, err := server.New(server.Config{
 		Node:        n,
 		Logger:      cfg.Logger,
 		KV:          api.KV(),
 		GRPCOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.Limits.MaxRecvMsgSize())},
+		Snapshots:   &snaps,
 	})
 	if err != nil {
 		n.Crash()

@@ -21,6 +21,10 @@ import (
 // the node's own section (type 0) comes first. A section never needs to be
 // held in memory whole, neither to write nor to read.
 
+// SnapshotVersion is the newest state.bin format version this build writes
+// and reads.
+const SnapshotVersion = snapshotVersion
+
 const (
 	snapshotMagic   = "CONCORD\x00"
 	snapshotVersion = 1
@@ -48,12 +52,27 @@ func writeSnapshotHeader(w io.Writer, h SnapshotHeader) error {
 	return err
 }
 
-// ReadSnapshotHeader reads and checks the header of a state.bin stream.
+// SnapshotVersionError is returned (wrapped) for a state.bin whose format
+// version this build does not read. It matches ErrBadSnapshot.
+type SnapshotVersionError struct {
+	Version   uint16 // the stream's version
+	Supported uint16 // the newest version this build reads (SnapshotVersion)
+}
+
+func (e *SnapshotVersionError) Error() string {
+	return fmt.Sprintf("%v: format version %d is not supported (this build reads up to %d)", ErrBadSnapshot, e.Version, e.Supported)
+}
+
+// Is makes a SnapshotVersionError match ErrBadSnapshot.
+func (e *SnapshotVersionError) Is(target error) bool { return target == ErrBadSnapshot }
+
+// ReadSnapshotHeader reads and checks the header of a state.bin stream. A
+// version it does not read is a *SnapshotVersionError.
 func ReadSnapshotHeader(r io.Reader) (SnapshotHeader, error) {
 	var h SnapshotHeader
 	b := make([]byte, len(snapshotMagic)+18)
 	if _, err := io.ReadFull(r, b); err != nil {
-		return h, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
+		return h, fmt.Errorf("%w: header: %w", ErrBadSnapshot, err)
 	}
 	if string(b[:len(snapshotMagic)]) != snapshotMagic {
 		return h, fmt.Errorf("%w: not a concord snapshot (bad magic)", ErrBadSnapshot)
@@ -62,8 +81,11 @@ func ReadSnapshotHeader(r io.Reader) (SnapshotHeader, error) {
 	h.Version = binary.LittleEndian.Uint16(b)
 	h.Index = binary.LittleEndian.Uint64(b[2:])
 	h.Term = binary.LittleEndian.Uint64(b[10:])
-	if h.Version == 0 || h.Version > snapshotVersion {
-		return h, fmt.Errorf("%w: format version %d is not supported (this build reads up to %d)", ErrBadSnapshot, h.Version, snapshotVersion)
+	if h.Version == 0 {
+		return h, fmt.Errorf("%w: format version 0", ErrBadSnapshot)
+	}
+	if h.Version > snapshotVersion {
+		return h, &SnapshotVersionError{Version: h.Version, Supported: snapshotVersion}
 	}
 	return h, nil
 }
@@ -167,7 +189,7 @@ func (s *sectionReader) Read(p []byte) (int, error) {
 func (s *sectionReader) nextChunk() error {
 	var l [4]byte
 	if _, err := io.ReadFull(s.r, l[:]); err != nil {
-		return fmt.Errorf("%w: chunk length: %v", ErrBadSnapshot, err)
+		return fmt.Errorf("%w: chunk length: %w", ErrBadSnapshot, err)
 	}
 	n := binary.LittleEndian.Uint32(l[:])
 	if n > maxChunk {
@@ -178,7 +200,7 @@ func (s *sectionReader) nextChunk() error {
 		return nil
 	}
 	if _, err := io.ReadFull(s.r, l[:]); err != nil {
-		return fmt.Errorf("%w: section checksum: %v", ErrBadSnapshot, err)
+		return fmt.Errorf("%w: section checksum: %w", ErrBadSnapshot, err)
 	}
 	if got, want := s.crc.Sum32(), binary.LittleEndian.Uint32(l[:]); got != want {
 		return fmt.Errorf("%w: section checksum mismatch (%08x != %08x)", ErrBadSnapshot, got, want)
@@ -224,7 +246,7 @@ func forEachSection(br *bufio.Reader, fn func(Type, io.Reader) error) error {
 	for {
 		t, err := br.ReadByte()
 		if err != nil {
-			return fmt.Errorf("%w: missing end marker: %v", ErrBadSnapshot, err)
+			return fmt.Errorf("%w: missing end marker: %w", ErrBadSnapshot, err)
 		}
 		if t == sectionEnd {
 			if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
@@ -244,4 +266,17 @@ func forEachSection(br *bufio.Reader, fn func(Type, io.Reader) error) error {
 			return fmt.Errorf("section %d: %w", t, err)
 		}
 	}
+}
+
+// ForEachSection reads a whole state.bin stream and calls fn for each
+// section in order with a reader of the section's bytes; every checksum is
+// verified, also when fn reads less than the whole section. Tools use it to
+// look inside a snapshot (concord snapshot inspect).
+func ForEachSection(r io.Reader, fn func(t Type, r io.Reader) error) (SnapshotHeader, error) {
+	br := bufio.NewReaderSize(r, chunkSize)
+	h, err := ReadSnapshotHeader(br)
+	if err != nil {
+		return h, err
+	}
+	return h, forEachSection(br, fn)
 }

@@ -71,11 +71,15 @@ func (s *Server) Handler() http.Handler {
 	for pattern, h := range s.kvRoutes() {
 		route(pattern, h)
 	}
+	for pattern, h := range s.snapshotRoutes() {
+		route(pattern, h)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.cfg.Logger}}))
 	for path, allowed := range map[string]string{
 		"/healthz": "GET", "/readyz": "GET", "/v1/status": "GET", "/v1/members": "GET, POST",
 		"/v1/members/{id}": "DELETE", "/v1/leader/transfer": "POST", "/metrics": "GET",
 		"/v1/kv/{key...}": "GET, PUT, DELETE", "/v1/txn": "POST", "/v1/watch/{key...}": "GET",
+		"/v1/snapshot": "GET", "/v1/snapshot/restore": "POST",
 	} {
 		mux.HandleFunc(path, methodNotAllowed(allowed))
 	}

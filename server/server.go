@@ -63,6 +63,9 @@ type Config struct {
 	KV KV
 	// GRPCOptions are passed to grpc.NewServer.
 	GRPCOptions []grpc.ServerOption
+	// Snapshots serves GET /v1/snapshot and POST /v1/snapshot/restore
+	// (server/snapshot.go). If nil those endpoints answer 404.
+	Snapshots *SnapshotConfig
 }
 
 // Server is the client port. Create it with New, register gRPC services
@@ -73,6 +76,7 @@ type Server struct {
 	health  *health.Server
 	http    *http.Server
 	metrics *serverMetrics
+	snaps   *snapshots
 
 	mu   sync.Mutex
 	mux  *connMux
@@ -104,6 +108,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: register metrics: %w", err)
 	}
 	s.metrics = m
+	if cfg.Snapshots != nil {
+		s.snaps = newSnapshots(*cfg.Snapshots, s)
+	}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

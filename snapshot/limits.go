@@ -64,20 +64,48 @@ type hashReader struct {
 	log *faultLog
 	h   hash.Hash
 	n   int64
+	// lag hashes the same bytes as h but holds the last lagBytes back in
+	// tail, so that the digest of everything before an etcd trailer can be
+	// computed once the end is known.
+	lag  hash.Hash
+	tail []byte
 }
 
+// lagBytes is how far lag may trail: at most an etcd block of padding and
+// the digest.
+const lagBytes = etcdBlock + sha256.Size
+
+// Etcd's snapshot stream is padded with zeros to a multiple of etcdBlock
+// bytes and followed by the sha-256 of everything before it; etcdctl
+// snapshot save keeps both in the file it writes, so readers accept them
+// after the gzip stream (server/etcdapi's Maintenance.Snapshot adds them).
+const etcdBlock = 512
+
 func newHashReader(r io.Reader, log *faultLog) *hashReader {
-	return &hashReader{r: r, log: log, h: sha256.New()}
+	return &hashReader{r: r, log: log, h: sha256.New(), lag: sha256.New()}
 }
 
 func (c *hashReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
 	c.h.Write(p[:k])
 	c.n += int64(k)
+	c.tail = append(c.tail, p[:k]...)
+	if len(c.tail) > 4*lagBytes {
+		cut := len(c.tail) - lagBytes
+		c.lag.Write(c.tail[:cut])
+		c.tail = c.tail[:copy(c.tail, c.tail[cut:])]
+	}
 	if err != nil && err != io.EOF {
 		err = c.log.record(err)
 	}
 	return k, err
+}
+
+// prefixSum returns the sha-256 of every byte read except the last n
+// (n <= lagBytes). It may be called once, at the end.
+func (c *hashReader) prefixSum(n int) []byte {
+	c.lag.Write(c.tail[:len(c.tail)-n])
+	return c.lag.Sum(nil)
 }
 
 // faultLog keeps the first error that is not the archive's fault: the

@@ -22,6 +22,11 @@ type VerifyOptions struct {
 	// Sealer opens SHA256SUMS.sealed. It must be set for sealed archives and
 	// nil for unsealed ones; either mismatch is ErrSeal.
 	Sealer Sealer
+	// SkipSeal accepts a sealed archive without opening its seal (Sealer
+	// must then be nil): for a server that holds no key, after the client
+	// that does checked the seal. Everything else is verified, and the seal
+	// member must still be well formed in place and size.
+	SkipSeal bool
 	// MaxMetaSize caps meta.json. Default DefaultMaxMetaSize (1 MiB).
 	MaxMetaSize int64
 	// MaxStateSize caps state.bin, whatever meta.json declares. The
@@ -226,7 +231,7 @@ func (v *verifier) readMeta() error {
 	if m.Size > v.opts.MaxStateSize {
 		return errorf("verify", MetaName, ErrTooLarge, "declares a state.bin of %d bytes, the limit is %d", m.Size, v.opts.MaxStateSize)
 	}
-	if m.Sealed && v.opts.Sealer == nil {
+	if m.Sealed && v.opts.Sealer == nil && !v.opts.SkipSeal {
 		return errorf("verify", MetaName, ErrSeal, "the archive is sealed: its key is needed to verify it")
 	}
 	if !m.Sealed && v.opts.Sealer != nil {
@@ -290,12 +295,10 @@ func (v *verifier) readState(state io.Writer) error {
 // scanState checks state.bin's header, sections and checksums, and that they
 // agree with meta.json.
 func (v *verifier) scanState(br *bufio.Reader) error {
-	if b, _ := br.Peek(26); len(b) == 26 {
-		if h, err := node.ReadSnapshotHeader(bytes.NewReader(b)); err != nil && h.Version != 0 {
-			return &Error{Op: "verify", Member: StateName, Err: fmt.Errorf("%w: %w", ErrVersion, err)}
-		}
-	}
 	h, sections, err := node.ScanSnapshot(br)
+	if ve := (*node.SnapshotVersionError)(nil); errors.As(err, &ve) {
+		return &Error{Op: "verify", Member: StateName, Err: fmt.Errorf("%w: %w", ErrVersion, err)}
+	}
 	if err != nil {
 		return &Error{Op: "verify", Member: StateName, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 	}
@@ -350,6 +353,9 @@ func (v *verifier) readSeal() error {
 		if v.opts.Sealer != nil {
 			return errorf("verify", SealedName, ErrSeal, "missing: the archive is not sealed")
 		}
+		if v.meta.Sealed {
+			return errorf("verify", SealedName, ErrCorrupt, "missing, but meta.json says the archive is sealed")
+		}
 		return nil
 	}
 	if err != nil {
@@ -362,8 +368,11 @@ func (v *verifier) readSeal() error {
 		return v.unexpected(hdr.Name)
 	}
 	v.seen = append(v.seen, hdr.Name)
-	if v.opts.Sealer == nil {
+	if v.opts.Sealer == nil && !v.opts.SkipSeal {
 		return errorf("verify", SealedName, ErrSeal, "the archive is sealed: its key is needed to verify it")
+	}
+	if !v.meta.Sealed {
+		return errorf("verify", SealedName, ErrCorrupt, "present, but meta.json says the archive is not sealed")
 	}
 	if hdr.Size > maxSumsSize {
 		return errorf("verify", SealedName, ErrTooLarge, "%d bytes, the limit is %d", hdr.Size, maxSumsSize)
@@ -371,6 +380,9 @@ func (v *verifier) readSeal() error {
 	sealed := make([]byte, hdr.Size)
 	if _, err := io.ReadFull(v.tr, sealed); err != nil {
 		return v.readErr(SealedName, err)
+	}
+	if v.opts.SkipSeal && v.opts.Sealer == nil {
+		return v.readTrailer()
 	}
 	opened, err := v.opts.Sealer.Open(v.ctx, sealed)
 	if err != nil {
@@ -385,6 +397,11 @@ func (v *verifier) readSeal() error {
 	if !bytes.Equal(opened, v.sums) {
 		return errorf("verify", SealedName, ErrSeal, "the sealed sums differ from SHA256SUMS")
 	}
+	return v.readTrailer()
+}
+
+// readTrailer checks that no member follows the seal.
+func (v *verifier) readTrailer() error {
 	if _, err := v.tr.Next(); err != io.EOF {
 		if err != nil {
 			return v.readErr("", err)
@@ -424,11 +441,25 @@ func (v *verifier) readEnd() error {
 			return v.readErr("", err)
 		}
 	}
-	if _, err := v.rawBuf.ReadByte(); err != io.EOF {
-		if err != nil {
-			return v.readErr("", err)
-		}
+	rest, err := io.ReadAll(io.LimitReader(v.rawBuf, lagBytes+1))
+	if err != nil {
+		return v.readErr("", err)
+	}
+	if len(rest) > 0 && !v.etcdTrailer(rest) {
 		return errorf("verify", "", ErrCorrupt, "data after the end of the gzip stream")
 	}
 	return nil
+}
+
+// etcdTrailer reports whether rest, all that follows the gzip stream, is
+// the padding and digest etcd's snapshot stream ends with.
+func (v *verifier) etcdTrailer(rest []byte) bool {
+	if len(rest) < sha256.Size || len(rest) > lagBytes || v.raw.n%etcdBlock != sha256.Size {
+		return false
+	}
+	pad, sum := rest[:len(rest)-sha256.Size], rest[len(rest)-sha256.Size:]
+	if slices.ContainsFunc(pad, func(b byte) bool { return b != 0 }) {
+		return false
+	}
+	return bytes.Equal(sum, v.raw.prefixSum(sha256.Size))
 }

@@ -32,6 +32,15 @@ type Source interface {
 
 var _ Source = (*node.Node)(nil)
 
+// ConfigSource is a Source that also reports the configuration stored with
+// the snapshot it writes (the members at the snapshot's index). Write uses
+// it when src implements it, and Members otherwise.
+type ConfigSource interface {
+	WriteSnapshotInfo(ctx context.Context, w io.Writer) (node.SnapshotInfo, error)
+}
+
+var _ ConfigSource = (*node.Node)(nil)
+
 // WriteOptions configures Write and WriteFile.
 type WriteOptions struct {
 	// Created is recorded in meta.json as the creation time. Required: the
@@ -80,7 +89,18 @@ func Write(ctx context.Context, w io.Writer, src Source, opts WriteOptions) (*Ar
 // takeSnapshot streams src's state.bin into spool and builds the metadata.
 func takeSnapshot(ctx context.Context, spool *os.File, src Source, opts WriteOptions) (*Meta, []byte, error) {
 	h := sha256.New()
-	hdr, err := src.WriteSnapshot(ctx, io.MultiWriter(spool, h))
+	var (
+		hdr     node.SnapshotHeader
+		members []node.Member
+		err     error
+	)
+	if cs, ok := src.(ConfigSource); ok {
+		var info node.SnapshotInfo
+		info, err = cs.WriteSnapshotInfo(ctx, io.MultiWriter(spool, h))
+		hdr, members = info.SnapshotHeader, info.Configuration
+	} else {
+		hdr, err = src.WriteSnapshot(ctx, io.MultiWriter(spool, h))
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,9 +119,10 @@ func takeSnapshot(ctx context.Context, spool *os.File, src Source, opts WriteOpt
 		return nil, nil, fmt.Errorf("state.bin header says index %d term %d, the source said %d/%d",
 			scanned.Index, scanned.Term, hdr.Index, hdr.Term)
 	}
-	members, err := src.Members(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("members: %w", err)
+	if members == nil {
+		if members, err = src.Members(ctx); err != nil {
+			return nil, nil, fmt.Errorf("members: %w", err)
+		}
 	}
 	meta := &Meta{
 		Version:      FormatVersion,
