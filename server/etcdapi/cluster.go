@@ -2,6 +2,8 @@ package etcdapi
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"github.com/concord-db/concord/node"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -78,6 +80,9 @@ func (s *clusterService) MemberRemove(ctx context.Context, r *pb.MemberRemoveReq
 		return nil, err
 	}
 	if err := s.a.node.RemoveServer(ctx, m.ID); err != nil {
+		if isNoMember(err) { // removed concurrently
+			return nil, rpctypes.ErrGRPCMemberNotFound
+		}
 		return nil, toGRPC(err)
 	}
 	members, err := s.a.node.Members(ctx)
@@ -109,8 +114,14 @@ func (s *clusterService) MemberPromote(ctx context.Context, r *pb.MemberPromoteR
 	return &pb.MemberPromoteResponse{Header: s.a.header(nil), Members: toPBMembers(members)}, nil
 }
 
-// find returns the member with etcd id id.
+// find returns the member with etcd id id. It reads the membership after a
+// read barrier: a follower's view may otherwise miss a change the client
+// already saw acknowledged (MemberRemove of a member just removed through
+// another member must say ErrGRPCMemberNotFound, as etcd does).
 func (s *clusterService) find(ctx context.Context, id uint64) (node.Member, error) {
+	if err := s.a.node.ReadBarrier(ctx); err != nil {
+		return node.Member{}, toGRPC(err)
+	}
 	members, err := s.a.node.Members(ctx)
 	if err != nil {
 		return node.Member{}, toGRPC(err)
@@ -130,4 +141,10 @@ func (a *API) memberNodeID(ctx context.Context, id uint64) (string, error) {
 		return "", err
 	}
 	return m.ID, nil
+}
+
+// isNoMember recognises node's refusal of a change to a member that is not
+// (or no longer) in the configuration; node has no sentinel for it.
+func isNoMember(err error) bool {
+	return errors.Is(err, node.ErrMember) && strings.Contains(err.Error(), "no member ")
 }
