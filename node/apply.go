@@ -89,7 +89,7 @@ func (n *Node) awaitLeaderChange(ctx context.Context, prev string) {
 // applyLocal proposes entry on this node, which believes it leads.
 func (n *Node) applyLocal(ctx context.Context, entry []byte) (Result, error) {
 	f := n.raft.Apply(entry, n.cfg.ApplyTimeout)
-	if err := waitFuture(ctx, f); err != nil {
+	if err := n.await(ctx, f); err != nil {
 		return Result{}, mapRaftError(err)
 	}
 	r, ok := f.Response().(applyResult)
@@ -99,12 +99,15 @@ func (n *Node) applyLocal(ctx context.Context, entry []byte) (Result, error) {
 	return Result{Index: f.Index(), Data: r.data}, r.err
 }
 
-// waitFuture waits for a raft future, giving up (with ErrUnknownOutcome,
-// since the entry may still commit) when ctx ends first.
-func waitFuture(ctx context.Context, f raft.Future) error {
-	if ctx.Done() == nil {
-		return f.Error()
-	}
+// await waits for a raft future, giving up (with ErrUnknownOutcome, since
+// the entry may still commit) when ctx ends first, and with ErrShutdown when
+// the node stops: raft never answers the futures still queued when it shuts
+// down, so without this a caller with no deadline would wait forever.
+func (n *Node) await(ctx context.Context, f raft.Future) error {
+	return waitFuture(ctx, f, n.stopping)
+}
+
+func waitFuture(ctx context.Context, f raft.Future, stopping <-chan struct{}) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -112,6 +115,8 @@ func waitFuture(ctx context.Context, f raft.Future) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
+	case <-stopping:
+		return ErrShutdown
 	}
 }
 

@@ -96,7 +96,7 @@ func (n *Node) applyMember(ctx context.Context, req *memberRequest) error {
 		} else {
 			f = n.raft.AddNonvoter(raft.ServerID(req.id), raft.ServerAddress(req.addr), 0, timeout)
 		}
-		if err := waitFuture(ctx, f); err != nil {
+		if err := n.await(ctx, f); err != nil {
 			return mapRaftError(err)
 		}
 		n.logger.Info("member added", "id", req.id, "addr", req.addr, "voter", req.op == opAddVoter)
@@ -106,7 +106,7 @@ func (n *Node) applyMember(ctx context.Context, req *memberRequest) error {
 		if !exists {
 			return fmt.Errorf("%w: no member %s", ErrMember, req.id)
 		}
-		if err := waitFuture(ctx, n.raft.AddVoter(current.ID, current.Address, 0, timeout)); err != nil {
+		if err := n.await(ctx, n.raft.AddVoter(current.ID, current.Address, 0, timeout)); err != nil {
 			return mapRaftError(err)
 		}
 		n.logger.Info("member promoted to voter", "id", req.id)
@@ -115,7 +115,7 @@ func (n *Node) applyMember(ctx context.Context, req *memberRequest) error {
 		if !exists {
 			return fmt.Errorf("%w: no member %s", ErrMember, req.id)
 		}
-		if err := waitFuture(ctx, n.raft.RemoveServer(current.ID, 0, timeout)); err != nil {
+		if err := n.await(ctx, n.raft.RemoveServer(current.ID, 0, timeout)); err != nil {
 			return mapRaftError(err)
 		}
 		n.logger.Info("member removed", "id", req.id)
@@ -132,7 +132,7 @@ func (n *Node) applyMember(ctx context.Context, req *memberRequest) error {
 		} else {
 			f = n.raft.LeadershipTransferToServer(current.ID, current.Address)
 		}
-		return mapRaftError(waitFuture(ctx, f))
+		return mapRaftError(n.await(ctx, f))
 	}
 	return fmt.Errorf("%w: unknown operation %d", ErrMember, req.op)
 }

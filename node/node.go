@@ -258,7 +258,7 @@ func (n *Node) establishLeadership(lt *leadTerm) {
 		}
 		bcancel()
 	}()
-	err := waitFuture(bctx, n.raft.Barrier(0))
+	err := n.await(bctx, n.raft.Barrier(0))
 	bcancel()
 	if err != nil {
 		n.logger.Warn("leadership barrier failed", "term", lt.term, "err", err)

@@ -136,7 +136,7 @@ func (n *Node) leaderReadIndex(ctx context.Context) (uint64, error) {
 		return 0, ErrShutdown
 	}
 	idx := n.raft.CommitIndex()
-	if err := waitFuture(ctx, n.raft.VerifyLeader()); err != nil {
+	if err := n.await(ctx, n.raft.VerifyLeader()); err != nil {
 		if errors.Is(err, ErrUnknownOutcome) {
 			return 0, fmt.Errorf("%w: leadership check: %v", ErrTimeout, err)
 		}
