@@ -126,6 +126,9 @@ type Run struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	// Ops is every operation of the run, warmup included (for CPU per op).
 	Ops int64 `json:"ops_incl_warmup"`
+	// FirstIsLeader: the first endpoint of the run (the only one a single
+	// client uses) was the leader when it started.
+	FirstIsLeader bool `json:"first_endpoint_is_leader"`
 }
 
 // Results is a whole comparison.
@@ -245,8 +248,15 @@ func compareWorkloads(ctx context.Context, cfg Config, res *Results) error {
 				if r.Watch != nil {
 					lat = r.Watch.Latency
 				}
-				logf(cfg, "rep %d/%d %-11s %-7s %8.0f ops/s  p50 %7.2fms  p99 %7.2fms  errors %d  cpu %.1fs",
-					rep+1, cfg.Reps, w.Name, kind, r.Throughput, lat.P50, lat.P99, r.Errors, run.CPUSeconds)
+				where := ""
+				if r.Clients < len(clusters[kind].endpoints) {
+					where = "  (first endpoint: follower)"
+					if run.FirstIsLeader {
+						where = "  (first endpoint: leader)"
+					}
+				}
+				logf(cfg, "rep %d/%d %-11s %-7s %8.0f ops/s  p50 %7.2fms  p99 %7.2fms  errors %d  cpu %.1fs%s",
+					rep+1, cfg.Reps, w.Name, kind, r.Throughput, lat.P50, lat.P99, r.Errors, run.CPUSeconds, where)
 			}
 		}
 	}
@@ -262,7 +272,14 @@ func compareWorkloads(ctx context.Context, cfg Config, res *Results) error {
 func runOne(ctx context.Context, cfg Config, c *cluster, w Workload, rep int) Run {
 	run := Run{Workload: w.Name, Cluster: c.kind, Rep: rep}
 	bc := w.Cfg
-	bc.Endpoints = c.endpoints
+	// Rotate the endpoints by repetition: a run with fewer clients than
+	// members (the 1-client put) loads the first endpoint only, and whether
+	// that member is the leader changes its latency; over three repetitions
+	// each member is first once.
+	bc.Endpoints = rotate(c.endpoints, rep)
+	if roles, err := c.roles(ctx); err == nil {
+		run.FirstIsLeader = roles[rep%len(roles)] == "leader"
+	}
 	bc.Duration, bc.Warmup = cfg.Duration, cfg.Warmup
 	if bc.Workload == bench.Get {
 		// Preload outside the measured CPU window.
@@ -492,6 +509,12 @@ func fetch(ctx context.Context, url, file string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// rotate returns s rotated left by n.
+func rotate(s []string, n int) []string {
+	n %= len(s)
+	return append(slices.Clone(s[n:]), s[:n]...)
 }
 
 func median(v []float64) float64 {

@@ -75,3 +75,15 @@ func TestSummarizeAndTable(t *testing.T) {
 		}
 	}
 }
+
+func TestRotate(t *testing.T) {
+	eps := []string{"a", "b", "c"}
+	for n, want := range []string{"abc", "bca", "cab", "abc"} {
+		if got := strings.Join(rotate(eps, n), ""); got != want {
+			t.Errorf("rotate(%d) = %s, want %s", n, got, want)
+		}
+	}
+	if strings.Join(eps, "") != "abc" {
+		t.Error("rotate changed its input")
+	}
+}
