@@ -33,6 +33,9 @@ var (
 	ErrBadSnapshot = errors.New("node: malformed snapshot")
 	// ErrMember is returned when a membership change is refused.
 	ErrMember = errors.New("node: membership change refused")
+	// ErrNoMember is the ErrMember of a change to a member that is not (or
+	// no longer) in the configuration.
+	ErrNoMember = fmt.Errorf("%w: no such member", ErrMember)
 )
 
 // RemoteError is an error reported by another node over the internal RPC.
@@ -58,19 +61,22 @@ const (
 	codeDuplicate
 	codeBadSnapshot
 	codeMember
+	codeNoMember
 	codeOther
 )
 
 var codeErrors = []error{nil, ErrNotLeader, ErrNoLeader, ErrShutdown, ErrRemoved, ErrUnknownOutcome,
-	ErrTimeout, ErrUnknownType, ErrDuplicate, ErrBadSnapshot, ErrMember}
+	ErrTimeout, ErrUnknownType, ErrDuplicate, ErrBadSnapshot, ErrMember, ErrNoMember}
 
 func errCode(err error) byte {
 	if err == nil {
 		return codeOK
 	}
-	for code, sentinel := range codeErrors[1:] {
-		if errors.Is(err, sentinel) {
-			return byte(code + 1)
+	// Later sentinels are more specific (ErrNoMember is an ErrMember):
+	// match them first.
+	for code := len(codeErrors) - 1; code > 0; code-- {
+		if errors.Is(err, codeErrors[code]) {
+			return byte(code)
 		}
 	}
 	return codeOther

@@ -104,7 +104,7 @@ func (n *Node) applyMember(ctx context.Context, req *memberRequest) error {
 		return err
 	case opPromote:
 		if !exists {
-			return fmt.Errorf("%w: no member %s", ErrMember, req.id)
+			return fmt.Errorf("%w: %s", ErrNoMember, req.id)
 		}
 		if err := n.await(ctx, n.raft.AddVoter(current.ID, current.Address, 0, timeout)); err != nil {
 			return mapRaftError(err)
@@ -113,7 +113,7 @@ func (n *Node) applyMember(ctx context.Context, req *memberRequest) error {
 		return nil
 	case opRemove:
 		if !exists {
-			return fmt.Errorf("%w: no member %s", ErrMember, req.id)
+			return fmt.Errorf("%w: %s", ErrNoMember, req.id)
 		}
 		if err := n.await(ctx, n.raft.RemoveServer(current.ID, 0, timeout)); err != nil {
 			return mapRaftError(err)

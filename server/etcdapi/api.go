@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
@@ -73,7 +74,8 @@ type API struct {
 	limits Limits
 	logger *slog.Logger
 
-	compaction AutoCompaction
+	compaction    AutoCompaction
+	progressEvery time.Duration
 	// Snapshot streams a backup for Maintenance.Snapshot. Default: the
 	// node's state.bin.
 	snapshot func(ctx context.Context, w io.Writer) error
@@ -88,6 +90,9 @@ type Config struct {
 	Logger *slog.Logger
 	// AutoCompaction configures the leader's automatic compaction.
 	AutoCompaction AutoCompaction
+	// ProgressNotifyInterval is how often watchers that asked for progress
+	// notifications get one. Default DefaultProgressNotifyInterval.
+	ProgressNotifyInterval time.Duration
 	// Snapshot, if set, writes the backup served by Maintenance.Snapshot.
 	Snapshot func(ctx context.Context, w io.Writer) error
 }
@@ -98,7 +103,11 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{node: cfg.Node, store: cfg.Store, lessor: cfg.Lessor, limits: cfg.Limits, logger: cfg.Logger, snapshot: cfg.Snapshot, compaction: cfg.AutoCompaction}
+	a := &API{node: cfg.Node, store: cfg.Store, lessor: cfg.Lessor, limits: cfg.Limits, logger: cfg.Logger, snapshot: cfg.Snapshot, compaction: cfg.AutoCompaction,
+		progressEvery: cfg.ProgressNotifyInterval}
+	if a.progressEvery <= 0 {
+		a.progressEvery = DefaultProgressNotifyInterval
+	}
 	if a.snapshot == nil {
 		a.snapshot = func(ctx context.Context, w io.Writer) error {
 			_, err := cfg.Node.WriteSnapshot(ctx, w)

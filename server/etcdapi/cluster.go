@@ -3,7 +3,6 @@ package etcdapi
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/concord-db/concord/node"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -144,7 +143,5 @@ func (a *API) memberNodeID(ctx context.Context, id uint64) (string, error) {
 }
 
 // isNoMember recognises node's refusal of a change to a member that is not
-// (or no longer) in the configuration; node has no sentinel for it.
-func isNoMember(err error) bool {
-	return errors.Is(err, node.ErrMember) && strings.Contains(err.Error(), "no member ")
-}
+// (or no longer) in the configuration.
+func isNoMember(err error) bool { return errors.Is(err, node.ErrNoMember) }

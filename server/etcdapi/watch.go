@@ -180,12 +180,12 @@ func (ws *watchStream) closeAll() {
 	ws.wg.Wait()
 }
 
-// ProgressNotifyInterval is how often watchers that asked for progress
-// notifications get one (etcd's default).
-var ProgressNotifyInterval = 10 * time.Minute
+// DefaultProgressNotifyInterval is how often watchers that asked for
+// progress notifications get one (etcd's default).
+const DefaultProgressNotifyInterval = 10 * time.Minute
 
 func (a *API) runProgressNotify(ctx context.Context) {
-	t := time.NewTicker(ProgressNotifyInterval)
+	t := time.NewTicker(a.progressEvery)
 	defer t.Stop()
 	for {
 		select {
