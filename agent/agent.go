@@ -35,6 +35,9 @@ type Config struct {
 	// AutoCompaction configures the leader's automatic compaction of the
 	// kv history. Default: off (etcd's default).
 	AutoCompaction etcdapi.AutoCompaction
+	// WatchProgressNotifyInterval is how often watchers that asked for
+	// progress notifications get one. Default 10 minutes (etcd's).
+	WatchProgressNotifyInterval time.Duration
 	// MinLeaseTTL is the shortest lease TTL granted, in seconds. Default:
 	// derived from the election timeout as etcd does (1.5 election timeouts,
 	// at least 1s), so that a leader change cannot expire a lease.
@@ -110,7 +113,7 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 	snaps := cfg.Snapshot
 	snaps.Node = n
 	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
-		AutoCompaction: cfg.AutoCompaction,
+		AutoCompaction: cfg.AutoCompaction, ProgressNotifyInterval: cfg.WatchProgressNotifyInterval,
 		// etcdctl snapshot save writes the same archive as concord snapshot save.
 		Snapshot: func(ctx context.Context, w io.Writer) error {
 			_, err := snaps.WriteArchive(ctx, w)
