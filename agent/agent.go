@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/concord-db/concord/kv"
@@ -47,7 +49,8 @@ type Config struct {
 	LeaseCheckpointInterval time.Duration
 	// Snapshot configures the snapshot archive endpoints (GET /v1/snapshot,
 	// POST /v1/snapshot/restore) and etcd's Maintenance.Snapshot, which
-	// serves the same archive. Its Node is filled in.
+	// serves the same archive. Its Node is filled in; TempDir defaults to
+	// the node's data dir.
 	Snapshot server.SnapshotConfig
 	// Logger receives everything. Default: discard.
 	Logger *slog.Logger
@@ -112,6 +115,16 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 	}
 	snaps := cfg.Snapshot
 	snaps.Node = n
+	if snaps.TempDir == "" {
+		// Next to the raft snapshots, not in a possibly small /tmp; spools
+		// left by a crash are removed here.
+		snaps.TempDir = cfg.Node.DataDir
+		if old, _ := filepath.Glob(filepath.Join(snaps.TempDir, "concord-state-*.bin")); len(old) > 0 {
+			for _, f := range old {
+				os.Remove(f)
+			}
+		}
+	}
 	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
 		AutoCompaction: cfg.AutoCompaction, ProgressNotifyInterval: cfg.WatchProgressNotifyInterval,
 		// etcdctl snapshot save writes the same archive as concord snapshot save.

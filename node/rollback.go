@@ -194,7 +194,7 @@ func (n *Node) WriteSnapshotInfo(ctx context.Context, w io.Writer) (SnapshotInfo
 		rc   io.ReadCloser
 	)
 	f := n.raft.Snapshot()
-	err := waitFuture(ctx, f)
+	err := n.await(ctx, f)
 	switch {
 	case err == nil:
 		meta, rc, err = f.Open()
