@@ -163,7 +163,7 @@ A progress line (bytes and rate) is shown when stderr is a terminal.`,
 	}
 	o.addFlags(cmd, true)
 	cmd.Flags().Lookup("timeout").Usage = "timeout of the whole save (0: none)"
-	_ = cmd.Flags().Set("timeout", "0")
+	o.timeout = 0
 	cmd.Flags().Lookup("timeout").DefValue = "0s"
 	o.addSealFlags(cmd)
 	return cmd
@@ -423,7 +423,7 @@ without --yes when stdin is not a terminal.`,
 	}
 	o.addFlags(cmd, true)
 	cmd.Flags().Lookup("timeout").Usage = "timeout of the whole restore (0: none)"
-	_ = cmd.Flags().Set("timeout", "0")
+	o.timeout = 0
 	cmd.Flags().Lookup("timeout").DefValue = "0s"
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
 	o.addSealFlags(cmd)
