@@ -334,8 +334,8 @@ func (r *runner) progress(w io.Writer, start, measureStart time.Time, done <-cha
 			fmt.Fprint(w, "\r\033[K")
 			return
 		case now := <-tick.C:
-			if now.Before(measureStart) {
-				fmt.Fprintf(w, "\r\033[K%s warmup %.0fs/%.0fs", r.cfg.Workload, now.Sub(start).Seconds(), r.r0())
+			if now.Sub(measureStart) < 500*time.Millisecond {
+				fmt.Fprintf(w, "\r\033[K%s warmup %.0fs/%.0fs", r.cfg.Workload, now.Sub(start).Seconds(), r.cfg.Warmup.Seconds())
 				continue
 			}
 			t := merge(r.recorders())
@@ -352,5 +352,3 @@ func (r *runner) progress(w io.Writer, start, measureStart time.Time, done <-cha
 		}
 	}
 }
-
-func (r *runner) r0() float64 { return r.cfg.Warmup.Seconds() }

@@ -238,6 +238,9 @@ func compareWorkloads(ctx context.Context, cfg Config, res *Results) error {
 					return err
 				}
 				run := runOne(ctx, cfg, clusters[kind], w, rep)
+				if err := ctx.Err(); err != nil {
+					return err // interrupted: a partial run is no result
+				}
 				res.Runs = append(res.Runs, run)
 				if run.Err != "" {
 					logf(cfg, "rep %d/%d %-11s %-7s FAILED: %s", rep+1, cfg.Reps, w.Name, kind, run.Err)
