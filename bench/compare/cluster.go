@@ -265,16 +265,25 @@ func parseStatCPU(stat string) float64 {
 	return (ut + st) / clockTicks
 }
 
-// memKB returns VmRSS and VmHWM (peak RSS) of a process, in KiB.
-func memKB(pid int) (rss, hwm int64) {
+// procMem is a process's memory from /proc/PID/status, in KiB.
+type procMem struct {
+	RSS, HWM int64 // VmRSS, VmHWM (peak RSS)
+	// Anon is RssAnon: heap and stacks, as opposed to file pages mapped
+	// (etcd's bbolt database is mmapped: its RSS counts the file pages it
+	// touched, which the kernel can reclaim).
+	Anon int64
+}
+
+func memKB(pid int) procMem {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		return procMem{}
 	}
 	return parseStatus(string(b))
 }
 
-func parseStatus(s string) (rss, hwm int64) {
+func parseStatus(s string) procMem {
+	var m procMem
 	for _, line := range strings.Split(s, "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
@@ -283,19 +292,21 @@ func parseStatus(s string) (rss, hwm int64) {
 		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		switch k {
 		case "VmRSS":
-			rss = n
+			m.RSS = n
 		case "VmHWM":
-			hwm = n
+			m.HWM = n
+		case "RssAnon":
+			m.Anon = n
 		}
 	}
-	return rss, hwm
+	return m
 }
 
-// mem returns each member's VmRSS and VmHWM, in MiB.
-func (c *cluster) mem() (rss, hwm []float64) {
+// mem returns each member's VmRSS, VmHWM and RssAnon, in MiB.
+func (c *cluster) mem() (rss, hwm, anon []float64) {
 	for _, p := range c.procs {
-		r, h := memKB(p.Process.Pid)
-		rss, hwm = append(rss, float64(r)/1024), append(hwm, float64(h)/1024)
+		m := memKB(p.Process.Pid)
+		rss, hwm, anon = append(rss, float64(m.RSS)/1024), append(hwm, float64(m.HWM)/1024), append(anon, float64(m.Anon)/1024)
 	}
-	return rss, hwm
+	return rss, hwm, anon
 }

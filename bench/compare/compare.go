@@ -141,6 +141,7 @@ type Results struct {
 	PeakRSSMiB map[string]float64   `json:"peak_rss_mib"`             // max VmHWM over members, after the workloads
 	Memory     map[string][]float64 `json:"memory_rss_mib,omitempty"` // per member, after the memory load
 	MemoryHWM  map[string][]float64 `json:"memory_hwm_mib,omitempty"`
+	MemoryAnon map[string][]float64 `json:"memory_rss_anon_mib,omitempty"`
 	MemKeys    int                  `json:"memory_keys,omitempty"`
 	Workloads  []Workload           `json:"-"`
 }
@@ -264,7 +265,7 @@ func compareWorkloads(ctx context.Context, cfg Config, res *Results) error {
 		}
 	}
 	for kind, c := range clusters {
-		_, hwm := c.mem()
+		_, hwm, _ := c.mem()
 		res.PeakRSSMiB[kind] = slices.Max(hwm)
 	}
 	return nil
@@ -320,7 +321,7 @@ func memoryCheck(ctx context.Context, cfg Config, res *Results) error {
 		return err
 	}
 	defer stop()
-	res.Memory, res.MemoryHWM, res.MemKeys = map[string][]float64{}, map[string][]float64{}, cfg.MemKeys
+	res.Memory, res.MemoryHWM, res.MemoryAnon, res.MemKeys = map[string][]float64{}, map[string][]float64{}, map[string][]float64{}, cfg.MemKeys
 	for _, kind := range []string{"etcd", "concord"} {
 		c := clusters[kind]
 		logf(cfg, "memory: loading %d keys of 256 bytes into %s", cfg.MemKeys, kind)
@@ -339,9 +340,9 @@ func memoryCheck(ctx context.Context, cfg Config, res *Results) error {
 			return ctx.Err()
 		case <-time.After(5 * time.Second):
 		}
-		res.Memory[kind], res.MemoryHWM[kind] = c.mem()
-		logf(cfg, "memory: %s RSS per member %s MiB (peak %s MiB), loaded in %.1fs", kind,
-			fmtList(res.Memory[kind]), fmtList(res.MemoryHWM[kind]), r.Seconds)
+		res.Memory[kind], res.MemoryHWM[kind], res.MemoryAnon[kind] = c.mem()
+		logf(cfg, "memory: %s RSS per member %s MiB (anonymous %s, peak %s), loaded in %.1fs", kind,
+			fmtList(res.Memory[kind]), fmtList(res.MemoryAnon[kind]), fmtList(res.MemoryHWM[kind]), r.Seconds)
 	}
 	return nil
 }

@@ -21,10 +21,9 @@ func TestParseStatCPU(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
-	status := "Name:\tetcd\nVmPeak:\t  999 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t12\n"
-	rss, hwm := parseStatus(status)
-	if rss != 102400 || hwm != 204800 {
-		t.Errorf("rss %d hwm %d", rss, hwm)
+	status := "Name:\tetcd\nVmPeak:\t  999 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nRssAnon:\t   51200 kB\nRssFile:\t   51200 kB\nThreads:\t12\n"
+	if m := parseStatus(status); m != (procMem{RSS: 102400, HWM: 204800, Anon: 51200}) {
+		t.Errorf("parseStatus = %+v", m)
 	}
 }
 
@@ -60,7 +59,8 @@ func TestSummarizeAndTable(t *testing.T) {
 	}
 	res := &Results{Runs: runs, Workloads: []Workload{{Name: "put-64", Label: "put, 64 clients"}},
 		Config: map[string]string{"reps": "3", "duration": "10s", "warmup": "2s"}, PeakRSSMiB: map[string]float64{"etcd": 90, "concord": 50},
-		Memory: map[string][]float64{"etcd": {100, 110, 120}, "concord": {50, 55, 60}}, MemoryHWM: map[string][]float64{"etcd": {1, 2, 3}, "concord": {4, 5, 6}}, MemKeys: 1000}
+		Memory: map[string][]float64{"etcd": {100, 110, 120}, "concord": {50, 55, 60}}, MemoryHWM: map[string][]float64{"etcd": {1, 2, 3}, "concord": {4, 5, 6}},
+		MemoryAnon: map[string][]float64{"etcd": {40, 40, 40}, "concord": {30, 30, 30}}, MemKeys: 1000}
 	var b bytes.Buffer
 	if err := WriteTable(&b, res); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestSummarizeAndTable(t *testing.T) {
 	for _, want := range []string{
 		"| put, 64 clients | 2000 | 5000 | 2.50 | 15.00 | 10.00 | 30.00 | 20.00 | 0.67 | 10.00 | 0.50 | 0.05 | 0/0 |",
 		"etcd 90 MiB, concord 50 MiB",
-		"| 2 | 110 | 55 | 0.50 | 2 | 5 |",
+		"| 2 | 110 | 55 | 0.50 | 40 | 30 | 0.75 | 2 | 5 |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())

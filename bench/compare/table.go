@@ -68,12 +68,21 @@ func WriteTable(w io.Writer, res *Results) error {
 	}
 	if len(res.Memory) > 0 {
 		p("\nMemory with %d keys of 256 bytes loaded (fresh clusters; RSS per member, MiB):\n\n", res.MemKeys)
-		p("| member | etcd RSS | concord RSS | ratio | etcd peak | concord peak |\n|---|--:|--:|--:|--:|--:|\n")
+		p("| member | etcd RSS | concord RSS | ratio | etcd anon | concord anon | anon ratio | etcd peak | concord peak |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		e, c := res.Memory["etcd"], res.Memory["concord"]
+		ea, ca := res.MemoryAnon["etcd"], res.MemoryAnon["concord"]
 		eh, ch := res.MemoryHWM["etcd"], res.MemoryHWM["concord"]
-		for i := range min(len(e), len(c)) {
-			p("| %d | %.0f | %.0f | %s | %.0f | %.0f |\n", i+1, e[i], c[i], ratio(c[i], e[i]), eh[i], ch[i])
+		at := func(v []float64, i int) float64 {
+			if i < len(v) {
+				return v[i]
+			}
+			return 0
 		}
+		for i := range min(len(e), len(c)) {
+			p("| %d | %.0f | %.0f | %s | %.0f | %.0f | %s | %.0f | %.0f |\n", i+1, e[i], c[i], ratio(c[i], e[i]),
+				at(ea, i), at(ca, i), ratio(at(ca, i), at(ea, i)), at(eh, i), at(ch, i))
+		}
+		p("\nRSS counts etcd's mmapped bbolt pages it touched (file-backed, reclaimable); anon is RssAnon (heap and stacks).\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
