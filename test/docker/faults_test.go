@@ -57,8 +57,9 @@ func startContainers(t *testing.T, seed int64) *lin.External {
 	t.Cleanup(func() {
 		for _, c := range cs {
 			if t.Failed() {
+				state, _ := docker("inspect", "-f", "status={{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} error={{.State.Error}} ip={{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", c.name)
 				logs, _ := docker("logs", "--tail", "200", c.name)
-				t.Logf("==== %s ====\n%s", c.name, logs)
+				t.Logf("==== %s (%s) ====\n%s", c.name, state, logs)
 			}
 			docker("rm", "-f", "-v", c.name)
 		}
@@ -94,19 +95,13 @@ func TestContainerFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: container fault scenarios take a minute or more")
 	}
-	seeds, duration := 1, 15*time.Second
-	if os.Getenv("CONCORD_TORTURE") != "" {
-		seeds, duration = 5, 45*time.Second
-	}
-	first := time.Now().UnixNano() % 1_000_000
-	if s, err := fmt.Sscan(os.Getenv("CONCORD_SEED"), &first); err != nil || s != 1 {
-		first = time.Now().UnixNano() % 1_000_000
-	}
-	for i := range seeds {
-		seed := first + int64(i)
+	k := lin.RunKnobs(1, 20*time.Second)
+	t.Logf("containers: %d seeds from %d, %s each (CONCORD_SEED=%d replays)", k.Seeds, k.Seed, k.Duration, k.Seed)
+	for i := range k.Seeds {
+		seed := k.Seed + int64(i)
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			e := startContainers(t, seed)
-			s := lin.Scenario{Name: fmt.Sprintf("containers-seed%d", seed), Seed: seed, Duration: duration,
+			s := lin.Scenario{Name: fmt.Sprintf("containers-seed%d", seed), Seed: seed, Duration: k.Duration,
 				Faults:        []lin.FaultKind{lin.Disconnect, lin.IsolateLeader, lin.Pause, lin.Crash, lin.KillAll, lin.TransferLeader},
 				CrashAllAtEnd: true, FaultFor: [2]time.Duration{time.Second, 4 * time.Second}, FaultGap: [2]time.Duration{time.Second, 3 * time.Second},
 				Workload: lin.Workload{OpTimeout: 3 * time.Second, LockTTL: 3}}

@@ -27,16 +27,16 @@ var inProcessScenarios = []struct {
 // clusters of whole members in this process, with faults injected by the
 // peer network and by crashing members, and checks each history.
 func TestInProcess(t *testing.T) {
-	k := runKnobs(2, 8*time.Second)
-	t.Logf("in-process: %d seeds from %d, %s each (CONCORD_SEED=%d replays)", k.seeds, k.seed, k.duration, k.seed)
+	k := RunKnobs(2, 8*time.Second)
+	t.Logf("in-process: %d seeds from %d, %s each (CONCORD_SEED=%d replays)", k.Seeds, k.Seed, k.Duration, k.Seed)
 	for _, sc := range inProcessScenarios {
-		for i := range k.seeds {
-			seed := k.seed + int64(i)
+		for i := range k.Seeds {
+			seed := k.Seed + int64(i)
 			t.Run(fmt.Sprintf("%s/seed=%d", sc.name, seed), func(t *testing.T) {
 				opts := sc.opts
 				opts.Seed = seed
 				c := StartInProcess(t, opts)
-				s := Scenario{Name: "inprocess-" + sc.name + fmt.Sprintf("-seed%d", seed), Seed: seed, Duration: k.duration,
+				s := Scenario{Name: "inprocess-" + sc.name + fmt.Sprintf("-seed%d", seed), Seed: seed, Duration: k.Duration,
 					Faults: sc.faults, CrashAllAtEnd: true}
 				Run(t, s, c)
 				if opts.SmallSnapshots {

@@ -201,14 +201,14 @@ func TestProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the process level needs a build of the binary and takes a minute or more")
 	}
-	k := runKnobs(2, 12*time.Second)
-	t.Logf("processes: %d seeds from %d, %s each (CONCORD_SEED=%d replays)", k.seeds, k.seed, k.duration, k.seed)
+	k := RunKnobs(2, 12*time.Second)
+	t.Logf("processes: %d seeds from %d, %s each (CONCORD_SEED=%d replays)", k.Seeds, k.Seed, k.Duration, k.Seed)
 	for _, sc := range processScenarios {
-		for i := range k.seeds {
-			seed := k.seed + int64(i)
+		for i := range k.Seeds {
+			seed := k.Seed + int64(i)
 			t.Run(fmt.Sprintf("%s/seed=%d", sc.name, seed), func(t *testing.T) {
 				e := startProcesses(t, 3)
-				s := Scenario{Name: "process-" + sc.name + fmt.Sprintf("-seed%d", seed), Seed: seed, Duration: k.duration,
+				s := Scenario{Name: "process-" + sc.name + fmt.Sprintf("-seed%d", seed), Seed: seed, Duration: k.Duration,
 					Faults: sc.faults, CrashAllAtEnd: true, FaultFor: [2]time.Duration{time.Second, 4 * time.Second},
 					FaultGap: [2]time.Duration{time.Second, 3 * time.Second}, Workload: Workload{OpTimeout: 3 * time.Second, LockTTL: 3}}
 				Run(t, s, e)
