@@ -91,7 +91,10 @@ func Start(cfg Config) (*Agent, error) {
 		cfg.AdvertiseClientAddr = ln.Addr().String()
 	}
 	cfg.Node.ClientAddr = cfg.AdvertiseClientAddr
-	if cfg.Node.Logger == nil {
+	// node.DefaultConfig fills in a discarding logger: treat it as unset,
+	// or a config built from the defaults (the binary's, agenttest's) loses
+	// every node and raft log line.
+	if cfg.Node.Logger == nil || cfg.Node.Logger.Handler() == slog.DiscardHandler {
 		cfg.Node.Logger = cfg.Logger
 	}
 	a, err := start(cfg, ln)
