@@ -51,9 +51,9 @@ func ratio(concord, etcd float64) string {
 func WriteTable(w io.Writer, res *Results) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("concord vs etcd, three members each on loopback, fsync on, 256-byte values; medians of %s runs of %s (after %s warmup); ratio = concord/etcd.\n\n",
-		res.Config["reps"], res.Config["duration"], res.Config["warmup"])
 	if len(res.Workloads) > 0 {
+		p("concord vs etcd, three members each on loopback, fsync on, 256-byte values; medians of %s runs of %s (after %s warmup); ratio = concord/etcd.\n\n",
+			res.Config["reps"], res.Config["duration"], res.Config["warmup"])
 		p("| workload | etcd ops/s | concord ops/s | ratio | etcd p50 ms | concord p50 ms | etcd p99 ms | concord p99 ms | p99 ratio | etcd CPU s/10k ops | concord CPU s/10k ops | CPU ratio | errors etcd/concord |\n")
 		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, wl := range res.Workloads {
