@@ -132,7 +132,18 @@ func (n *Node) Start() error {
 		Stream:  &raftStream{chanListener: n.mux.raft, nw: n.cfg.Network, advertise: stringAddr(n.cfg.AdvertisePeerAddr)},
 		MaxPool: 8,
 		Timeout: 10 * time.Second,
-		Logger:  newHCLog(n.logger, "transport"),
+		// No pipelined replication: hashicorp/raft v1.8.0's pipeline can
+		// deadlock when a follower answers an AppendEntries with
+		// Success=false (after a partition, a lost message, a restart): the
+		// decoder exits, one more send parks on the in-progress channel,
+		// the response reader parks on the done channel, and the leader
+		// never replicates to that follower again (heartbeats still flow,
+		// so no election heals it) and Raft.Shutdown hangs. Found by the
+		// reliability suite (docs/reliability.md); same analysis as
+		// grafana/pyroscope#5518. One RPC in flight per follower; batching
+		// (MaxAppendEntries) still amortizes round trips.
+		MaxRPCsInFlight: 1,
+		Logger:          newHCLog(n.logger, "transport"),
 	})
 	r, err := raft.NewRaft(n.raftConfig(), n.fsm, n.store.log, n.store.log, n.store.snapshots, n.trans)
 	if err != nil {

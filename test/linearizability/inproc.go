@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -365,9 +367,27 @@ func (c *InProcess) crash(m *member) {
 	m.a = nil
 	c.mu.Unlock()
 	if a != nil {
-		a.Crash()
+		done := make(chan struct{})
+		go func() { a.Crash(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			path := dumpGoroutines(m.id + "-crash-hang")
+			c.t.Fatalf("%s did not stop within a minute of a crash; goroutines: %s", m.id, path)
+		}
 	}
 	c.nw.CloseConns(m.id)
+}
+
+// dumpGoroutines writes every goroutine's stack under the artifact dir.
+func dumpGoroutines(name string) string {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	path := artifactPath(ArtifactDir(), name, ".txt")
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		return fmt.Sprintf("(writing %s: %v)", path, err)
+	}
+	return path
 }
 
 // Heal implements Cluster.
@@ -393,8 +413,31 @@ func (c *InProcess) Heal(ctx context.Context) error {
 			return fmt.Errorf("%s not ready: %+v", m.id, m.a.Node.Status())
 		}
 	}
-	_, err := c.leader(ctx)
-	return err
+	if _, err := c.leader(ctx); err != nil {
+		return err
+	}
+	return c.waitCaughtUp(ctx)
+}
+
+// waitCaughtUp waits until every running member applied what the leader
+// had committed: a follower the leader stopped replicating to (while its
+// heartbeats still flow) shows up here.
+func (c *InProcess) waitCaughtUp(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	l, err := c.leader(wctx)
+	if err != nil {
+		return err
+	}
+	target := l.a.Node.Status().CommitIndex
+	for _, m := range c.live() {
+		for m.a.Node.AppliedIndex() < target {
+			if pause(wctx, 20*time.Millisecond) != nil {
+				return fmt.Errorf("%s stuck at applied index %d; leader %s committed %d", m.id, m.a.Node.AppliedIndex(), l.id, target)
+			}
+		}
+	}
+	return nil
 }
 
 // CrashAll implements Cluster.
