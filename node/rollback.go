@@ -125,17 +125,26 @@ func (n *Node) planRollback(f *os.File) (*rollbackPlan, error) {
 		p.restOffset = cr.n - int64(br.Buffered())
 	}
 	n.fsm.mu.RLock()
-	known := map[Type]bool{}
-	for t := range n.fsm.machines {
-		known[t] = true
+	known := map[Type]StateMachine{}
+	for t, sm := range n.fsm.machines {
+		known[t] = sm
 	}
 	n.fsm.mu.RUnlock()
 	err = forEachSection(br, func(t Type, r io.Reader) error {
 		if t == typeNode {
 			return fmt.Errorf("%w: node section out of place", ErrBadSnapshot)
 		}
-		if !known[t] {
+		sm := known[t]
+		if sm == nil {
 			return fmt.Errorf("%w %d in snapshot", ErrUnknownType, t)
+		}
+		// raft cannot undo a restore that fails halfway (it panics), so a
+		// section its state machine would refuse must be refused here.
+		if v, ok := sm.(SnapshotValidator); ok {
+			if err := v.ValidateSnapshot(r); err != nil {
+				return fmt.Errorf("%w: state machine %d refuses its section: %w", ErrBadSnapshot, t, err)
+			}
+			return nil
 		}
 		_, err := io.Copy(io.Discard, r)
 		return err

@@ -52,3 +52,14 @@ type Snapshot interface {
 	// Release is called when the snapshot is no longer needed.
 	Release()
 }
+
+// SnapshotValidator is implemented by state machines that can check a
+// snapshot section without installing it. Rollback validates every section
+// before raft installs anything, because raft cannot undo a restore that
+// fails halfway: a state machine without it must accept any section whose
+// checksums hold.
+type SnapshotValidator interface {
+	// ValidateSnapshot reads a section as Restore would and reports whether
+	// Restore would accept it, changing nothing.
+	ValidateSnapshot(r io.Reader) error
+}
