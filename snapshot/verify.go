@@ -168,7 +168,7 @@ func checkEntry(hdr *tar.Header) error {
 	}
 	var kind string
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // the reader turns the old TypeRegA into TypeReg
 	case tar.TypeSymlink:
 		kind = fmt.Sprintf("a symbolic link to %q", hdr.Linkname)
 	case tar.TypeLink:
