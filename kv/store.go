@@ -178,7 +178,16 @@ func (s *Store) Snapshot() (node.Snapshot, error) {
 // compact revision) if that history no longer reaches back to the next
 // revision it expects, or if the restored store is behind what it has
 // already seen.
-func (s *Store) Restore(r io.Reader) error {
+func (s *Store) Restore(r io.Reader) error { return s.restore(r, false) }
+
+// RestoreRollback implements node.RollbackRestorer: Restore for a snapshot
+// that replaces the agreed state. Every watcher is cancelled with the
+// restored revision as its compact revision (etcd clients see
+// ErrCompacted, read again and watch from there) instead of being resumed
+// on a history that is not the one it was watching.
+func (s *Store) RestoreRollback(r io.Reader) error { return s.restore(r, true) }
+
+func (s *Store) restore(r io.Reader, rollback bool) error {
 	st, err := readSnapshot(r)
 	if err != nil {
 		return err
@@ -186,7 +195,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.applyM.Lock()
 	defer s.applyM.Unlock()
 	s.cur.Store(st)
-	s.hub.restored(st.rev)
+	s.hub.restored(st.rev, rollback)
 	if s.opts.Lessor != nil {
 		s.opts.Lessor.restored(leaseInfos(st))
 	}

@@ -326,7 +326,7 @@ func (h *hub) progress() {
 
 // restored moves every watcher to the unsynced set after a Restore, so the
 // syncer catches them up from the restored history (or cancels them).
-func (h *hub) restored(rev int64) {
+func (h *hub) restored(rev int64, rollback bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delivered := h.lastRev
@@ -341,11 +341,20 @@ func (h *hub) restored(rev int64) {
 		w.mu.Unlock()
 		h.unsynced[w] = struct{}{}
 	}
-	if rev < delivered {
-		reason := fmt.Sprintf("kv: store restored to revision %d, behind revision %d already delivered", rev, delivered)
+	var cancel *WatchResponse
+	switch {
+	case rollback:
+		cancel = &WatchResponse{Revision: rev, CompactRevision: rev,
+			CancelReason: fmt.Sprintf("kv: state rolled back to a snapshot at revision %d; read again and watch from there", rev)}
+	case rev < delivered:
+		cancel = &WatchResponse{Revision: rev,
+			CancelReason: fmt.Sprintf("kv: store restored to revision %d, behind revision %d already delivered", rev, delivered)}
+	}
+	if cancel != nil {
 		for w := range h.unsynced {
 			w.mu.Lock()
-			w.cancelLocked(&WatchResponse{Revision: rev, CancelReason: reason}, fmt.Errorf("%s", reason))
+			resp := *cancel
+			w.cancelLocked(&resp, fmt.Errorf("%s", resp.CancelReason))
 			w.mu.Unlock()
 		}
 		clear(h.unsynced)

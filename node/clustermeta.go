@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -18,6 +19,10 @@ type clusterMeta struct {
 	clusterID uint64
 	members   map[string]memberMeta
 	removed   map[string]bool
+	// rollbacks counts the rollbacks the agreed state went through; a
+	// snapshot carrying a higher count than the node's replaces its state
+	// rather than catching it up (see RollbackRestorer).
+	rollbacks uint64
 }
 
 type memberMeta struct {
@@ -86,6 +91,7 @@ func (c *clusterMeta) apply(b []byte) error {
 func (c *clusterMeta) clone() *clusterMeta {
 	n := newClusterMeta()
 	n.clusterID = c.clusterID
+	n.rollbacks = c.rollbacks
 	for k, v := range c.members {
 		n.members[k] = v
 	}
@@ -105,6 +111,7 @@ func (c *clusterMeta) writeTo(w io.Writer) error {
 	for _, id := range slices.Sorted(mapKeys(c.removed)) {
 		b = appendString(b, id)
 	}
+	b = binary.AppendUvarint(b, c.rollbacks)
 	_, err := w.Write(b)
 	return err
 }
@@ -137,6 +144,12 @@ func readClusterMeta(br *bufio.Reader) (*clusterMeta, error) {
 			return nil, fmt.Errorf("cluster meta: malformed removed member")
 		}
 		c.removed[string(id)] = true
+	}
+	// Written since rollbacks were counted; absent from older streams.
+	if n, err := binary.ReadUvarint(br); err == nil {
+		c.rollbacks = n
+	} else if !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("cluster meta: rollbacks: %w", err)
 	}
 	return c, nil
 }

@@ -129,6 +129,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	restored := map[Type]bool{}
+	rollbacksBefore := f.meta.rollbacks
 	err = forEachSection(br, func(t Type, r io.Reader) error {
 		restored[t] = true
 		if t == typeNode {
@@ -137,6 +138,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		sm := f.machines[t]
 		if sm == nil {
 			return fmt.Errorf("%w %d in snapshot (is this binary too old?)", ErrUnknownType, t)
+		}
+		// The node's section comes first, so its rollback count is known.
+		if rr, ok := sm.(RollbackRestorer); ok && f.meta.rollbacks > rollbacksBefore {
+			return rr.RestoreRollback(r)
 		}
 		return sm.Restore(r)
 	})

@@ -159,7 +159,9 @@ func (n *Node) planRollback(f *os.File) (*rollbackPlan, error) {
 		return nil, err
 	}
 	sw := newSectionWriter(bw, typeNode)
-	if err := errors.Join(sess.writeTo(sw), n.fsm.metaSnapshot().writeTo(sw), sw.close(), bw.Flush()); err != nil {
+	meta := n.fsm.metaSnapshot().clone()
+	meta.rollbacks++
+	if err := errors.Join(sess.writeTo(sw), meta.writeTo(sw), sw.close(), bw.Flush()); err != nil {
 		return nil, err
 	}
 	p.head = head.Bytes()

@@ -53,6 +53,16 @@ type Snapshot interface {
 	Release()
 }
 
+// RollbackRestorer is implemented by state machines that must know when a
+// snapshot replaces the agreed state (a Rollback, on this node or on the
+// leader while this node was behind) rather than catching this node up
+// with it: RestoreRollback is then called instead of Restore. A kv store,
+// for instance, cancels its watchers instead of resuming them on a history
+// that is not the one they were watching.
+type RollbackRestorer interface {
+	RestoreRollback(r io.Reader) error
+}
+
 // SnapshotValidator is implemented by state machines that can check a
 // snapshot section without installing it. Rollback validates every section
 // before raft installs anything, because raft cannot undo a restore that
