@@ -137,14 +137,10 @@ func (l *Lessor) IsPrimary() bool {
 func (l *Lessor) Renew(id int64, now time.Time) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.primary {
-		return 0, ErrNotPrimary
+	le, err := l.lookup(id, now)
+	if err != nil {
+		return 0, err
 	}
-	le := l.leases[id]
-	if le == nil {
-		return 0, ErrLeaseNotFound
-	}
-	l.resolve(le, now)
 	if !now.Before(le.deadline) {
 		return 0, ErrLeaseNotFound
 	}
@@ -160,15 +156,25 @@ func (l *Lessor) Renew(id int64, now time.Time) (int64, error) {
 func (l *Lessor) TimeToLive(id int64, now time.Time) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	le, err := l.lookup(id, now)
+	if err != nil {
+		return 0, err
+	}
+	return secondsUntil(le.deadline, now), nil
+}
+
+// lookup returns a primary's lease with its deadline resolved at now. l.mu
+// must be held.
+func (l *Lessor) lookup(id int64, now time.Time) (*lessorLease, error) {
 	if !l.primary {
-		return 0, ErrNotPrimary
+		return nil, ErrNotPrimary
 	}
 	le := l.leases[id]
 	if le == nil {
-		return 0, ErrLeaseNotFound
+		return nil, ErrLeaseNotFound
 	}
 	l.resolve(le, now)
-	return secondsUntil(le.deadline, now), nil
+	return le, nil
 }
 
 func secondsUntil(t, now time.Time) int64 {
