@@ -76,6 +76,7 @@ type API struct {
 
 	compaction    AutoCompaction
 	progressEvery time.Duration
+	acked         ackedIndex
 	// Snapshot streams a backup for Maintenance.Snapshot. Default: the
 	// node's state.bin.
 	snapshot func(ctx context.Context, w io.Writer) error

@@ -15,10 +15,8 @@ func (s *kvService) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeRes
 	if err := checkRange(r); err != nil {
 		return nil, err
 	}
-	if !r.Serializable {
-		if err := s.a.node.ReadBarrier(ctx); err != nil {
-			return nil, toGRPC(err)
-		}
+	if err := s.a.readBarrier(ctx, r.Serializable); err != nil {
+		return nil, err
 	}
 	resp, err := s.a.store.Range(r)
 	if err != nil {
@@ -61,10 +59,8 @@ func (s *kvService) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse,
 		err  error
 	)
 	if isReadOnly(r) {
-		if !isSerializable(r) {
-			if err := s.a.node.ReadBarrier(ctx); err != nil {
-				return nil, toGRPC(err)
-			}
+		if err := s.a.readBarrier(ctx, isSerializable(r)); err != nil {
+			return nil, err
 		}
 		resp, err = s.a.store.ReadTxn(r)
 		err = toGRPC(err)
@@ -87,9 +83,22 @@ func (s *kvService) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.C
 	return resp, nil
 }
 
-// propose commits a kv command and decodes its result. Like etcd, it
-// answers only once this member has applied the command, so a
-// serializable read here right after sees the write.
+// readBarrier makes a read see what it must: a linearizable read everything
+// committed before it began, a serializable one every write this member
+// acknowledged.
+func (a *API) readBarrier(ctx context.Context, serializable bool) error {
+	var err error
+	if serializable {
+		err = a.readFence(ctx)
+	} else {
+		err = a.node.ReadBarrier(ctx)
+	}
+	return toGRPC(err)
+}
+
+// propose commits a kv command and decodes its result, which is the
+// leader's. It answers without waiting for this member to apply the
+// command; reads here wait for that instead (see ackedIndex).
 func propose[T kv.Message](ctx context.Context, a *API, cmd []byte) (T, error) {
 	var zero T
 	if len(cmd) > a.limits.MaxRequestBytes {
@@ -99,9 +108,7 @@ func propose[T kv.Message](ctx context.Context, a *API, cmd []byte) (T, error) {
 	if err != nil {
 		return zero, toGRPC(err)
 	}
-	if err := a.node.WaitApplied(ctx, res.Index); err != nil {
-		return zero, toGRPC(err)
-	}
+	a.acked.advance(res.Index)
 	resp, err := kv.ResultAs[T](res.Data)
 	if err != nil {
 		return zero, toGRPC(err)

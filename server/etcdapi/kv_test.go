@@ -848,8 +848,10 @@ func testLinearizableRead(t *testing.T, c *agenttest.Cluster) {
 	}
 }
 
-// testSerializableReadOnFollower: a write through a member returns once that
-// member applied it (etcd's behaviour), so a serializable read there sees it.
+// testSerializableReadOnFollower: a write through a follower answers once the
+// leader applied it, and a serializable read (range or read-only txn) on that
+// follower right after must still see it (etcd's read-your-writes on one
+// member), however late the follower learns the commit.
 func testSerializableReadOnFollower(t *testing.T, c *agenttest.Cluster) {
 	f := c.Follower()
 	cli := c.Client(f)
@@ -862,6 +864,14 @@ func testSerializableReadOnFollower(t *testing.T, c *agenttest.Cluster) {
 		}
 		if h := get.Header; h.MemberId != put.Header.MemberId {
 			t.Fatalf("read answered by %x, write by %x", h.MemberId, put.Header.MemberId)
+		}
+		put = mustPut(t, cli, "serial/t", val)
+		txn, err := cli.Txn(testCtx(t, 20*time.Second)).Then(clientv3.OpGet("serial/t", clientv3.WithSerializable())).Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kvs := txn.Responses[0].GetResponseRange().Kvs; len(kvs) != 1 || kvs[0].ModRevision != put.Header.Revision {
+			t.Fatalf("serializable read-only txn on follower %d after its own write at %d: %v", f, put.Header.Revision, kvs)
 		}
 	}
 }
