@@ -132,20 +132,17 @@ func (n *Node) Start() error {
 		Stream:  &raftStream{chanListener: n.mux.raft, nw: n.cfg.Network, advertise: stringAddr(n.cfg.AdvertisePeerAddr)},
 		MaxPool: 8,
 		Timeout: 10 * time.Second,
-		// No pipelined replication: hashicorp/raft v1.8.0's pipeline can
-		// deadlock when a follower answers an AppendEntries with
-		// Success=false (after a partition, a lost message, a restart): the
-		// decoder exits, one more send parks on the in-progress channel,
-		// the response reader parks on the done channel, and the leader
-		// never replicates to that follower again (heartbeats still flow,
-		// so no election heals it) and Raft.Shutdown hangs. Found by the
-		// reliability suite (docs/reliability.md); same analysis as
-		// grafana/pyroscope#5518. One RPC in flight per follower; batching
-		// (MaxAppendEntries) still amortizes round trips.
-		MaxRPCsInFlight: 1,
+		// Pipelined replication, through pipelineTransport: raft's own
+		// pipeline can deadlock (see pipeline.go).
+		MaxRPCsInFlight: maxRPCsInFlight,
 		Logger:          newHCLog(n.logger, "transport"),
 	})
-	r, err := raft.NewRaft(n.raftConfig(), n.fsm, n.store.log, n.store.log, n.store.snapshots, n.trans)
+	logs, err := raft.NewLogCache(logCacheSize, n.store.log)
+	if err != nil {
+		n.trans.Close()
+		return fmt.Errorf("log cache: %w", err)
+	}
+	r, err := raft.NewRaft(n.raftConfig(), n.fsm, logs, n.store.log, n.store.snapshots, pipelineTransport{n.trans})
 	if err != nil {
 		n.trans.Close()
 		return fmt.Errorf("start raft: %w", err)
@@ -169,6 +166,15 @@ func (n *Node) Start() error {
 	n.goAsync(n.watchMembership)
 	return nil
 }
+
+const (
+	// maxRPCsInFlight is the AppendEntries requests outstanding per follower
+	// once replication pipelines.
+	maxRPCsInFlight = 4
+	// logCacheSize is how many recent log entries raft keeps in memory, so
+	// replication and apply read new entries without the log store.
+	logCacheSize = 512
+)
 
 func (n *Node) raftConfig() *raft.Config {
 	c := raft.DefaultConfig()
