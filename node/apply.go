@@ -88,7 +88,12 @@ func (n *Node) awaitLeaderChange(ctx context.Context, prev string) {
 
 // applyLocal proposes entry on this node, which believes it leads.
 func (n *Node) applyLocal(ctx context.Context, entry []byte) (Result, error) {
-	f := n.raft.Apply(entry, n.cfg.ApplyTimeout)
+	return n.outcome(ctx, n.raft.Apply(entry, n.cfg.ApplyTimeout))
+}
+
+// outcome waits for a proposed command and returns what its state machine
+// returned.
+func (n *Node) outcome(ctx context.Context, f raft.ApplyFuture) (Result, error) {
 	if err := n.await(ctx, f); err != nil {
 		return Result{}, mapRaftError(err)
 	}
@@ -137,26 +142,14 @@ func mapRaftError(err error) error {
 func (n *Node) forwardApply(ctx context.Context, leaderID, leaderAddr string, entry []byte) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	var resp applyResponse
-	if err := n.peers.call(ctx, leaderAddr, "Apply", &applyRequest{entry: entry}, &resp); err != nil {
+	resp, err := n.forwards.apply(ctx, leaderAddr, entry)
+	if err != nil {
 		return Result{}, fmt.Errorf("%w: forwarding to leader %s: %v", ErrUnknownOutcome, leaderID, err)
 	}
 	if err := resp.err(); err != nil {
 		return Result{Index: resp.index, Data: resp.data}, &RemoteError{Node: leaderID, Err: err}
 	}
 	return Result{Index: resp.index, Data: resp.data}, nil
-}
-
-// handleApply serves a forwarded command on the leader.
-func (n *Node) handleApply(ctx context.Context, req *applyRequest) *applyResponse {
-	if !n.IsLeader() {
-		return &applyResponse{wireErr: toWireErr(ErrNotLeader)}
-	}
-	if _, err := decodeEnvelope(req.entry); err != nil {
-		return &applyResponse{wireErr: toWireErr(fmt.Errorf("%w: %v", ErrUnknownType, err))}
-	}
-	res, err := n.applyLocal(ctx, req.entry)
-	return &applyResponse{wireErr: toWireErr(err), index: res.Index, data: res.Data}
 }
 
 // proposals numbers this process's commands and tracks the lowest one still

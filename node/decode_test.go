@@ -72,8 +72,8 @@ func FuzzEnvelope(f *testing.F) {
 func wireMessages() []wireMessage {
 	we := wireErr{code: codeNotLeader, msg: "node: not the leader"}
 	return []wireMessage{
-		&applyRequest{entry: []byte("entry")},
-		&applyResponse{wireErr: we, index: 12, data: []byte("data")},
+		&forwardBatch{items: []forwardItem{{id: 1, entry: []byte("e1")}, {id: 7, entry: []byte("entry")}}},
+		&forwardResults{items: []forwardResult{{id: 7, wireErr: we, index: 12, data: []byte("d")}, {id: 1, index: 13, data: []byte("data")}}},
 		&readIndexRequest{},
 		&readIndexResponse{wireErr: we, index: 99},
 		&memberRequest{op: opAddVoter, id: "n4", addr: "127.0.0.1:1", clientAddr: "http://x"},
@@ -136,9 +136,9 @@ func FuzzWireMessages(f *testing.F) {
 
 func TestWireErrKeepsSentinel(t *testing.T) {
 	for _, sentinel := range codeErrors[1:] {
-		var resp applyResponse
+		var resp readIndexResponse
 		wrapped := errors.Join(errors.New("context"), sentinel)
-		if err := resp.unmarshal((&applyResponse{wireErr: toWireErr(wrapped)}).marshal()); err != nil {
+		if err := resp.unmarshal((&readIndexResponse{wireErr: toWireErr(wrapped)}).marshal()); err != nil {
 			t.Fatal(err)
 		}
 		if err := resp.err(); !errors.Is(err, sentinel) || err.Error() != wrapped.Error() {

@@ -29,6 +29,7 @@ type Node struct {
 	mux       *peerMux
 	rpcServer *grpc.Server
 	peers     *peerClients
+	forwards  *forwarder
 	trans     *raft.NetworkTransport
 	raft      *raft.Raft
 
@@ -96,6 +97,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.props.init()
 	n.reads = newReadIndexer(n)
+	n.forwards = newForwarder(n.peers)
 	return n, nil
 }
 
@@ -436,6 +438,7 @@ func (n *Node) stop() error {
 	if n.rpcServer != nil {
 		n.rpcServer.Stop()
 	}
+	n.forwards.close()
 	n.peers.close()
 	n.mux.Close()
 	if n.trans != nil {

@@ -62,12 +62,14 @@ var peerServiceDesc = grpc.ServiceDesc{
 	ServiceName: peerService,
 	HandlerType: (*any)(nil),
 	Methods: []grpc.MethodDesc{
-		unary("Apply", (*Node).handleApply),
 		unary("ReadIndex", (*Node).handleReadIndex),
 		unary("Member", (*Node).handleMember),
 		unary("Status", (*Node).handleStatus),
 		unary("MembershipCheck", (*Node).handleMembershipCheck),
 		unary("LeaderCall", (*Node).handleLeaderCall),
+	},
+	Streams: []grpc.StreamDesc{
+		{StreamName: forwardStreamDesc.StreamName, Handler: func(srv any, s grpc.ServerStream) error { return srv.(*Node).serveForward(s) }, ServerStreams: true, ClientStreams: true},
 	},
 }
 

@@ -28,15 +28,6 @@ func toWireErr(err error) wireErr {
 
 func (w wireErr) err() error { return codeErr(w.code, w.msg) }
 
-// applyRequest forwards an encoded envelope to the leader.
-type applyRequest struct{ entry []byte }
-
-type applyResponse struct {
-	wireErr
-	index uint64
-	data  []byte
-}
-
 // readIndexRequest asks the leader for a linearizable read index.
 type readIndexRequest struct{}
 
@@ -136,26 +127,6 @@ func (d *dec) done() error {
 		return fmt.Errorf("malformed message: %d trailing bytes", len(d.b))
 	}
 	return d.err
-}
-
-func (m *applyRequest) marshal() []byte { e := enc{}; e.by(m.entry); return e.b }
-func (m *applyRequest) unmarshal(b []byte) error {
-	d := dec{b: b}
-	m.entry = d.by()
-	return d.done()
-}
-
-func (m *applyResponse) marshal() []byte {
-	e := enc{}
-	e.werr(m.wireErr)
-	e.u(m.index)
-	e.by(m.data)
-	return e.b
-}
-func (m *applyResponse) unmarshal(b []byte) error {
-	d := dec{b: b}
-	m.wireErr, m.index, m.data = d.werr(), d.u(), d.by()
-	return d.done()
 }
 
 func (m *readIndexRequest) marshal() []byte          { return nil }
