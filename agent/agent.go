@@ -119,13 +119,16 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 	snaps := cfg.Snapshot
 	snaps.Node = n
 	if snaps.TempDir == "" {
-		// Next to the raft snapshots, not in a possibly small /tmp; spools
-		// left by a crash are removed here.
+		// Next to the raft snapshots, not in a possibly small /tmp.
 		snaps.TempDir = cfg.Node.DataDir
-		if old, _ := filepath.Glob(filepath.Join(snaps.TempDir, "concord-state-*.bin")); len(old) > 0 {
-			for _, f := range old {
-				os.Remove(f)
-			}
+	} else if err := os.MkdirAll(snaps.TempDir, 0o700); err != nil {
+		n.Crash()
+		return nil, fmt.Errorf("snapshot spool dir: %w", err)
+	}
+	// Spools left by a crash are removed.
+	if old, _ := filepath.Glob(filepath.Join(snaps.TempDir, "concord-state-*.bin")); len(old) > 0 {
+		for _, f := range old {
+			os.Remove(f)
 		}
 	}
 	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,

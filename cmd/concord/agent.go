@@ -56,6 +56,9 @@ type agentOptions struct {
 	maxTxnOps               int
 	autoCompactionMode      string
 	autoCompactionRetention string
+
+	maxRestoreBytes  int64
+	snapshotSpoolDir string
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentOptions{}) }
@@ -107,6 +110,9 @@ rejoins with no such flag. --dev runs a single node with its data in
 	f.IntVar(&o.maxTxnOps, "max-txn-ops", etcdapi.DefaultMaxTxnOps, "most operations in one transaction branch (etcd's default)")
 	f.StringVar(&o.autoCompactionMode, "auto-compaction-mode", "periodic", "periodic (keep a duration of history) or revision (keep a number of revisions)")
 	f.StringVar(&o.autoCompactionRetention, "auto-compaction-retention", "0", `history kept by auto compaction: a duration ("1h", or a number of hours) or a revision count; 0 disables it`)
+
+	f.Int64Var(&o.maxRestoreBytes, "snapshot-max-restore-bytes", server.DefaultMaxRestoreBytes, "largest snapshot archive (and state inside it) POST /v1/snapshot/restore accepts, in bytes")
+	f.StringVar(&o.snapshotSpoolDir, "snapshot-spool-dir", "", "directory where snapshot state is spooled while an archive is written, verified or restored; needs room for one state per concurrent request (default: the data dir)")
 	return cmd
 }
 
@@ -121,6 +127,7 @@ type agentConfig struct {
 	dev                 bool
 	limits              etcdapi.Limits
 	autoCompaction      etcdapi.AutoCompaction
+	snapshot            server.SnapshotConfig // Node is filled in by the agent
 }
 
 // buildConfig checks the options and turns them into the node's Config.
@@ -135,6 +142,10 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	if o.maxRequestBytes <= 0 || o.maxTxnOps <= 0 {
 		errs = append(errs, fmt.Errorf("--max-request-bytes (%d) and --max-txn-ops (%d) must be positive", o.maxRequestBytes, o.maxTxnOps))
 	}
+	if o.maxRestoreBytes <= 0 {
+		errs = append(errs, fmt.Errorf("--snapshot-max-restore-bytes must be positive, got %d", o.maxRestoreBytes))
+	}
+	ac.snapshot = server.SnapshotConfig{MaxRestoreBytes: o.maxRestoreBytes, TempDir: o.snapshotSpoolDir}
 	var err error
 	if ac.autoCompaction, err = etcdapi.ParseAutoCompaction(o.autoCompactionMode, o.autoCompactionRetention); err != nil {
 		errs = append(errs, err)
@@ -244,6 +255,7 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		AdvertiseClientAddr: ac.advertiseClientAddr,
 		Limits:              ac.limits,
 		AutoCompaction:      ac.autoCompaction,
+		Snapshot:            ac.snapshot,
 		Logger:              logger,
 	})
 	if err != nil {

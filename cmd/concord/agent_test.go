@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/concord-db/concord/node"
+	"github.com/concord-db/concord/server"
 )
 
 // parseAgent parses args as concord agent's flags, with env as the
@@ -76,6 +77,18 @@ func TestBuildConfig(t *testing.T) {
 				}
 			}},
 		{name: "bad env value", args: []string{"--dev"}, env: map[string]string{"CONCORD_BOOTSTRAP": "maybe"}, wantErr: "CONCORD_BOOTSTRAP"},
+		{name: "snapshot restore cap and spool dir", args: []string{"--dev", "--snapshot-max-restore-bytes", "1048576", "--snapshot-spool-dir", "/spool"},
+			check: func(t *testing.T, c agentConfig) {
+				if c.snapshot.MaxRestoreBytes != 1<<20 || c.snapshot.TempDir != "/spool" {
+					t.Fatalf("snapshot config %+v", c.snapshot)
+				}
+			}},
+		{name: "snapshot defaults", args: []string{"--dev"}, check: func(t *testing.T, c agentConfig) {
+			if c.snapshot.MaxRestoreBytes != server.DefaultMaxRestoreBytes || c.snapshot.TempDir != "" {
+				t.Fatalf("snapshot config %+v", c.snapshot)
+			}
+		}},
+		{name: "bad restore cap", args: []string{"--dev", "--snapshot-max-restore-bytes", "0"}, wantErr: "--snapshot-max-restore-bytes must be positive"},
 		{name: "no id", args: []string{"--data-dir", "d"}, wantErr: "--node-id is required"},
 		{name: "no data dir", args: []string{"--node-id", "n"}, wantErr: "--data-dir is required"},
 		{name: "bootstrap and join", args: []string{"--node-id", "n", "--data-dir", "d", "--bootstrap", "--join", "a:1"}, wantErr: "mutually exclusive"},
