@@ -56,27 +56,36 @@ func (r *WatchResponse) IsProgressNotify() bool { return len(r.Events) == 0 && !
 // history is compacted first, it is cancelled with CompactRevision set and
 // Err returning a *CompactedError.
 type Watcher struct {
-	hub   *hub
-	req   WatchRequest
-	sp    span
-	ch    chan *WatchResponse // capacity limit+1: one slot kept for the final response
-	limit int
+	// The fields notify reads for every watcher of a group come first, to
+	// share a cache line.
+	q       *WatchQueue // set instead of ch by WatchQueue.Watch
+	minRev  int64       // guarded by hub.mu: notify skips revisions below it
+	queued  int         // guarded by q.mu: responses in q not yet taken
+	limit   int
+	gidx    int   // guarded by hub.mu: position in its watchGroup while synced
+	variant uint8 // which of a revision's responses it gets: see variantOf
+	synced  bool  // guarded by hub.mu
 
-	// guarded by hub.mu
-	synced         bool
-	minRev         int64 // notify skips revisions below it
-	progressWanted bool
-	pending        []int32 // scratch for hub.notify: indexes of matched changes
+	progressWanted bool // guarded by hub.mu
+	hub            *hub
+	req            WatchRequest
+	sp             span
+	ch             chan *WatchResponse // capacity limit+1: one slot kept for the final response; nil with q
+	tag            any
 
-	mu      sync.Mutex // guards sends on ch, closed, err, nextRev
+	mu      sync.Mutex // guards sends, closed, err, nextRev
 	closed  bool
 	err     error
 	nextRev int64 // while unsynced: the next revision to deliver
 }
 
-// C returns the channel of responses. It is closed after the final
-// (cancelled) response or after Close.
+// C returns the channel of responses, or nil for a watcher made by
+// WatchQueue.Watch. It is closed after the final (cancelled) response or
+// after Close.
 func (w *Watcher) C() <-chan *WatchResponse { return w.ch }
+
+// Tag returns the value given to WatchQueue.Watch.
+func (w *Watcher) Tag() any { return w.tag }
 
 // Err returns why the store cancelled the watcher, or nil.
 func (w *Watcher) Err() error {
@@ -112,7 +121,9 @@ func (w *Watcher) RequestProgress() {
 func (w *Watcher) closeLocked() {
 	if !w.closed {
 		w.closed = true
-		close(w.ch)
+		if w.ch != nil {
+			close(w.ch)
+		}
 	}
 }
 
@@ -126,6 +137,9 @@ func (w *Watcher) send(r *WatchResponse) bool {
 func (w *Watcher) sendLocked(r *WatchResponse) bool {
 	if w.closed {
 		return true
+	}
+	if w.q != nil {
+		return w.q.send(w, r, false)
 	}
 	if len(w.ch) >= w.limit {
 		return false
@@ -141,14 +155,23 @@ func (w *Watcher) cancelLocked(r *WatchResponse, err error) {
 	}
 	r.Canceled = true
 	w.err = err
-	w.ch <- r
+	if w.q != nil {
+		w.q.send(w, r, true)
+	} else {
+		w.ch <- r
+	}
 	w.closeLocked()
 }
 
 // Watch starts a watch. It never fails: a watch whose StartRev is already
 // compacted is cancelled at once (its channel yields a response with
 // CompactRevision set), as etcd reports it.
-func (s *Store) Watch(req WatchRequest) *Watcher { return s.hub.watch(req) }
+func (s *Store) Watch(req WatchRequest) *Watcher {
+	w := s.hub.newWatcher(req)
+	w.ch = make(chan *WatchResponse, w.limit+1)
+	s.hub.start(w)
+	return w
+}
 
 // ProgressNotify sends the current revision to every synced watcher that
 // asked for progress notifications (WatchRequest.ProgressNotify). The
@@ -157,7 +180,10 @@ func (s *Store) ProgressNotify() { s.hub.progress() }
 
 // hub dispatches applied changes to watchers. Apply calls notify, which
 // never waits for a watcher; the syncer goroutine catches up the unsynced.
-// Lock order: hub.mu, then Watcher.mu.
+// Lock order: hub.mu, then Watcher.mu, then WatchQueue.mu. A synced watcher
+// is never closed (Close and every cancellation take it out of the synced
+// set first), so notify delivers to synced queue watchers under hub.mu
+// alone.
 type hub struct {
 	mu       sync.Mutex
 	view     func() *state
@@ -166,7 +192,11 @@ type hub struct {
 	synced   watchIndex
 	unsynced map[*Watcher]struct{}
 	closed   bool
-	touched  []*Watcher
+
+	// scratch for notify
+	touched []*watchGroup
+	queues  []*WatchQueue // queues locked by the notify in progress
+	full    []*Watcher    // watchers whose buffer or queue share was full
 
 	kick chan struct{}
 	stop chan struct{}
@@ -183,27 +213,37 @@ func newHub(view func() *state, rev int64, bufLen int) *hub {
 	return h
 }
 
-func (h *hub) watch(req WatchRequest) *Watcher {
-	w := &Watcher{hub: h, req: req, sp: mkSpan(req.Key, req.RangeEnd), limit: h.bufLen}
-	w.ch = make(chan *WatchResponse, w.limit+1)
+func (h *hub) newWatcher(req WatchRequest) *Watcher {
+	return &Watcher{hub: h, req: req, sp: mkSpan(req.Key, req.RangeEnd), variant: variantOf(req), limit: h.bufLen, gidx: -1}
+}
+
+// start registers w, made by newWatcher and given its channel or queue: it
+// joins the synced set, or the unsynced one if it starts in history. A
+// queue first gets w's Created item.
+func (h *hub) start(w *Watcher) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if w.q != nil {
+		w.q.mu.Lock()
+		w.q.appendLocked(QueueItem{Watcher: w, Resp: &WatchResponse{Revision: h.lastRev}, Created: true})
+		w.q.mu.Unlock()
+	}
+	req := w.req
 	if h.closed {
 		w.mu.Lock()
 		w.cancelLocked(&WatchResponse{CancelReason: ErrClosed.Error()}, ErrClosed)
 		w.mu.Unlock()
-		return w
+		return
 	}
 	w.minRev = req.StartRev
 	if req.StartRev <= 0 || req.StartRev > h.lastRev {
 		w.synced = true
 		h.synced.add(w)
-		return w
+		return
 	}
 	w.nextRev = req.StartRev
 	h.unsynced[w] = struct{}{}
 	h.kickSyncer()
-	return w
 }
 
 // drop removes w from both groups. h.mu held.
@@ -220,98 +260,6 @@ func (h *hub) kickSyncer() {
 	case h.kick <- struct{}{}:
 	default:
 	}
-}
-
-// notify hands the changes of revision rev to the synced watchers. It is
-// called by Apply after the new state is published.
-func (h *hub) notify(rev int64, changes []change) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.lastRev = rev
-	if h.synced.empty() {
-		return
-	}
-	touched := h.touched[:0]
-	for i := range changes {
-		h.synced.match(changes[i].cur.key, func(w *Watcher) {
-			if len(w.pending) == 0 {
-				touched = append(touched, w)
-			}
-			w.pending = append(w.pending, int32(i))
-		})
-	}
-	b := eventBuilder{changes: changes, rev: rev}
-	for _, w := range touched {
-		resp := b.responseFor(w)
-		w.pending = w.pending[:0]
-		if resp == nil || rev < w.minRev {
-			continue
-		}
-		if !w.send(resp) {
-			h.synced.remove(w)
-			w.synced = false
-			w.mu.Lock()
-			w.nextRev = rev
-			w.mu.Unlock()
-			h.unsynced[w] = struct{}{}
-			h.kickSyncer()
-		}
-	}
-	clear(touched)
-	h.touched = touched[:0]
-}
-
-// eventBuilder makes each event of a revision once, in the two forms (with
-// and without prev_kv), and shares them between watchers.
-type eventBuilder struct {
-	changes []change
-	rev     int64
-	evs     [2][]*mvccpb.Event // per change, built lazily
-	all     [2]*WatchResponse  // every event, for unfiltered watchers
-}
-
-func (b *eventBuilder) event(i int, prev int) *mvccpb.Event {
-	if b.evs[prev] == nil {
-		b.evs[prev] = make([]*mvccpb.Event, len(b.changes))
-	}
-	if b.evs[prev][i] == nil {
-		b.evs[prev][i] = eventOf(&b.changes[i], prev == 1)
-	}
-	return b.evs[prev][i]
-}
-
-// responseFor returns w's response for the revision, or nil if all its
-// events are filtered out. Unfiltered watchers of every change share one.
-func (b *eventBuilder) responseFor(w *Watcher) *WatchResponse {
-	prev := 0
-	if w.req.PrevKV {
-		prev = 1
-	}
-	if len(w.pending) == len(b.changes) && !w.req.NoPut && !w.req.NoDelete {
-		if b.all[prev] == nil {
-			evs := make([]*mvccpb.Event, len(b.changes))
-			for i := range b.changes {
-				evs[i] = b.event(i, prev)
-			}
-			b.all[prev] = &WatchResponse{Events: evs, Revision: b.rev}
-		}
-		return b.all[prev]
-	}
-	var out []*mvccpb.Event
-	for _, i := range w.pending {
-		if filtered(w.req, b.changes[i].cur.tombstone()) {
-			continue
-		}
-		out = append(out, b.event(int(i), prev))
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return &WatchResponse{Events: out, Revision: b.rev}
-}
-
-func filtered(req WatchRequest, isDelete bool) bool {
-	return (isDelete && req.NoDelete) || (!isDelete && req.NoPut)
 }
 
 func (h *hub) progress() {

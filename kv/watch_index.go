@@ -3,76 +3,88 @@ package kv
 import "sort"
 
 // watchIndex finds the synced watchers interested in a key without looking
-// at the others: watchers of a single key sit in a map by key; range and
-// prefix watchers are grouped by identical span, and the groups are kept
-// sorted by start with a running maximum of their ends, so a lookup visits
-// only groups that start at or before the key and whose ends could reach it.
+// at the others. Watchers are grouped by identical span, since they match
+// the same changes: notify matches a change against a group once, however
+// many watchers it holds. Single-key groups sit in a map by key; range and
+// prefix groups are kept sorted by start with a running maximum of their
+// ends, so a lookup visits only groups that start at or before the key and
+// whose ends could reach it.
 type watchIndex struct {
-	keys   map[string]map[*Watcher]struct{}
-	ranges map[span]*rangeGroup
-	sorted []*rangeGroup
+	keys   map[string]*watchGroup
+	ranges map[span]*watchGroup
+	sorted []*watchGroup
 	reach  []span // reach[i]: the span with the largest end among sorted[:i+1]
 	dirty  bool
 }
 
-type rangeGroup struct {
-	sp span
-	ws map[*Watcher]struct{}
+// watchGroup is the synced watchers of one span. A slice rather than a set:
+// notify walks it for every matching revision, and each watcher knows its
+// position (Watcher.gidx) for O(1) removal.
+type watchGroup struct {
+	sp      span
+	ws      []*Watcher
+	pending []int32 // scratch for hub.notify: indexes of the changes in sp
 }
 
 func newWatchIndex() watchIndex {
-	return watchIndex{keys: map[string]map[*Watcher]struct{}{}, ranges: map[span]*rangeGroup{}}
+	return watchIndex{keys: map[string]*watchGroup{}, ranges: map[span]*watchGroup{}}
 }
 
 func (x *watchIndex) empty() bool { return len(x.keys) == 0 && len(x.ranges) == 0 }
 
 func (x *watchIndex) add(w *Watcher) {
-	if w.sp.single {
-		set := x.keys[w.sp.start]
-		if set == nil {
-			set = map[*Watcher]struct{}{}
-			x.keys[w.sp.start] = set
-		}
-		set[w] = struct{}{}
-		return
-	}
-	g := x.ranges[w.sp]
+	g := x.group(w.sp)
 	if g == nil {
-		g = &rangeGroup{sp: w.sp, ws: map[*Watcher]struct{}{}}
-		x.ranges[w.sp] = g
-		x.dirty = true
-	}
-	g.ws[w] = struct{}{}
-}
-
-func (x *watchIndex) remove(w *Watcher) {
-	if w.sp.single {
-		if set := x.keys[w.sp.start]; set != nil {
-			delete(set, w)
-			if len(set) == 0 {
-				delete(x.keys, w.sp.start)
-			}
-		}
-		return
-	}
-	if g := x.ranges[w.sp]; g != nil {
-		delete(g.ws, w)
-		if len(g.ws) == 0 {
-			delete(x.ranges, w.sp)
+		g = &watchGroup{sp: w.sp}
+		if w.sp.single {
+			x.keys[w.sp.start] = g
+		} else {
+			x.ranges[w.sp] = g
 			x.dirty = true
 		}
 	}
+	w.gidx = len(g.ws)
+	g.ws = append(g.ws, w)
 }
 
-// all calls fn for every watcher in the index.
+func (x *watchIndex) group(sp span) *watchGroup {
+	if sp.single {
+		return x.keys[sp.start]
+	}
+	return x.ranges[sp]
+}
+
+// remove takes w out of its group by moving the group's last watcher into
+// its place. w must be in the index.
+func (x *watchIndex) remove(w *Watcher) {
+	g := x.group(w.sp)
+	last := len(g.ws) - 1
+	moved := g.ws[last]
+	g.ws[w.gidx] = moved
+	moved.gidx = w.gidx
+	g.ws[last] = nil
+	g.ws = g.ws[:last]
+	w.gidx = -1
+	if len(g.ws) > 0 {
+		return
+	}
+	if w.sp.single {
+		delete(x.keys, w.sp.start)
+	} else {
+		delete(x.ranges, w.sp)
+		x.dirty = true
+	}
+}
+
+// all calls fn for every watcher in the index. fn must not change the index.
 func (x *watchIndex) all(fn func(*Watcher)) {
-	for _, set := range x.keys {
-		for w := range set {
+	for _, g := range x.keys {
+		for _, w := range g.ws {
 			fn(w)
 		}
 	}
 	for _, g := range x.ranges {
-		for w := range g.ws {
+		for _, w := range g.ws {
 			fn(w)
 		}
 	}
@@ -106,10 +118,10 @@ func endsBeyond(a, b span) bool {
 	return a.end > b.end
 }
 
-// match calls fn for every watcher whose span contains key.
-func (x *watchIndex) match(key string, fn func(*Watcher)) {
-	for w := range x.keys[key] {
-		fn(w)
+// match calls fn for every group whose span contains key.
+func (x *watchIndex) match(key string, fn func(*watchGroup)) {
+	if g := x.keys[key]; g != nil {
+		fn(g)
 	}
 	if len(x.ranges) == 0 {
 		return
@@ -120,9 +132,7 @@ func (x *watchIndex) match(key string, fn func(*Watcher)) {
 	i := sort.Search(len(x.sorted), func(i int) bool { return x.sorted[i].sp.start > key }) - 1
 	for ; i >= 0 && x.reach[i].endsAfter(key); i-- {
 		if g := x.sorted[i]; g.sp.contains(key) {
-			for w := range g.ws {
-				fn(w)
-			}
+			fn(g)
 		}
 	}
 }
