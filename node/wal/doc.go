@@ -38,7 +38,12 @@
 //     in the bounds file; later segments are then removed, newest first,
 //     the segment holding the new last entry is cut (ftruncate, fsync),
 //     and the point is cleared. Open finishes an interrupted truncation.
-//   - Set: the stable file is rewritten atomically like the bounds file.
+//   - Set: one frame holding the whole stable store is appended to the
+//     stable file and fdatasync'ed; Open cuts a torn final frame, whose
+//     Set never returned, and compacts the file by an atomic rewrite, so
+//     damage to any other frame is detected (stable.go). Set creates no
+//     file, so it keeps working if the directory is removed under a
+//     running process, as it did on bbolt (raft panics when a Set fails).
 //
 // After an IO error in a write the log refuses further writes until it is
 // reopened, since what reached the disk is then unknown (fsync errors are

@@ -268,29 +268,22 @@ func (l *Log) closeFiles() error {
 		errs = append(errs, s.f.Close())
 	}
 	l.segs = nil
+	if l.stable != nil {
+		errs = append(errs, l.stable.close()) // waits for a Set under way
+	}
 	if l.lock != nil {
 		errs = append(errs, l.lock.Close())
 	}
 	return errors.Join(errs...)
 }
 
-// Set implements raft.StableStore: the whole stable store is rewritten
-// atomically and durably before it returns.
-func (l *Log) Set(key, val []byte) error {
-	if err := l.openErr(); err != nil {
-		return err
-	}
-	return l.stable.set(key, val)
-}
+// Set implements raft.StableStore: durable before it returns, with one
+// fdatasync (see stable.go).
+func (l *Log) Set(key, val []byte) error { return l.stable.set(key, val) }
 
 // Get implements raft.StableStore: ErrNotFound (whose text raft checks)
 // for a key never set.
-func (l *Log) Get(key []byte) ([]byte, error) {
-	if err := l.openErr(); err != nil {
-		return nil, err
-	}
-	return l.stable.get(key)
-}
+func (l *Log) Get(key []byte) ([]byte, error) { return l.stable.get(key) }
 
 // SetUint64 implements raft.StableStore, as 8 bytes big endian.
 func (l *Log) SetUint64(key []byte, val uint64) error {
@@ -311,13 +304,4 @@ func (l *Log) GetUint64(key []byte) (uint64, error) {
 		return 0, fmt.Errorf("wal: stable key %q holds %d bytes, not a uint64", key, len(v))
 	}
 	return binary.BigEndian.Uint64(v), nil
-}
-
-func (l *Log) openErr() error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return ErrClosed
-	}
-	return nil
 }

@@ -62,13 +62,17 @@ func appendRecord(b []byte, l *raft.Log, pos uint32) ([]byte, error) {
 // checkRecord checks the framing and checksum of the record at the start
 // of b and returns its size, header included. It fails with errTruncated,
 // errBadLength or errChecksum: each can be the remains of a torn write.
-func checkRecord(b []byte) (int, error) {
+func checkRecord(b []byte) (int, error) { return checkFrame(b, payloadFixed) }
+
+// checkFrame checks a [length | crc32c | payload] frame at the start of b
+// whose payload is at least minPayload bytes, and returns its size.
+func checkFrame(b []byte, minPayload uint64) (int, error) {
 	if len(b) < headerSize {
 		return 0, errTruncated
 	}
 	n := uint64(binary.LittleEndian.Uint32(b))
 	switch {
-	case n < payloadFixed:
+	case n < minPayload:
 		return 0, errBadLength
 	case n > uint64(len(b)-headerSize):
 		return 0, errTruncated
@@ -78,6 +82,13 @@ func checkRecord(b []byte) (int, error) {
 		return 0, errChecksum
 	}
 	return headerSize + int(n), nil
+}
+
+// appendFrame appends payload to b as a [length | crc32c | payload] frame.
+func appendFrame(b, payload []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(payload, castagnoli))
+	return append(b, payload...)
 }
 
 // peekIndex returns the index a plausible record at the start of b claims,
