@@ -10,24 +10,41 @@ import (
 	"strings"
 
 	"github.com/concord-db/concord/node/logstore"
+	"github.com/concord-db/concord/node/wal"
 	"github.com/hashicorp/raft"
 )
 
 // Data dir layout:
 //
 //	<data-dir>/node-id     this node's id, checked on every start
-//	<data-dir>/raft.db     the raft log and stable state (term, vote): see logstore
+//	<data-dir>/wal/        the raft log and stable state (term, vote): see node/wal
+//	<data-dir>/raft.db     instead of wal/, in data dirs created before node/wal:
+//	                       the same in one bbolt file (node/logstore), kept in use
 //	<data-dir>/snapshots/  raft snapshots, newest MaxSnapshots kept
+//
+// A data dir keeps the log store it was created with: one holding raft.db
+// goes on with node/logstore, any other uses (or creates) wal/. A wal/
+// from raft-wal, which came before node/logstore, is refused by wal.Open
+// (its files are not node/wal's).
 const (
-	nodeIDFile   = "node-id"
-	logFile      = "raft.db"
-	snapshotsDir = "snapshots" // created by raft.FileSnapshotStore under DataDir
+	nodeIDFile    = "node-id"
+	walDir        = "wal"
+	legacyLogFile = "raft.db"
+	snapshotsDir  = "snapshots" // created by raft.FileSnapshotStore under DataDir
 )
 
 // storage is the node's durable state.
 type storage struct {
-	log       *logstore.Store // raft's LogStore and StableStore
+	log       logStore
 	snapshots raft.SnapshotStore
+}
+
+// logStore is raft's log and stable store in one, closed at shutdown:
+// *wal.Log, or *logstore.Store in older data dirs.
+type logStore interface {
+	raft.LogStore
+	raft.StableStore
+	io.Closer
 }
 
 // openStorage opens (or creates) the data dir. It refuses a data dir that
@@ -39,7 +56,7 @@ func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storag
 	if err := claimDataDir(dir, id); err != nil {
 		return nil, err
 	}
-	log, err := logstore.Open(filepath.Join(dir, logFile))
+	log, err := openLogStore(dir, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +66,29 @@ func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storag
 		return nil, fmt.Errorf("open snapshot store in %s: %w", dir, err)
 	}
 	return &storage{log: log, snapshots: metaSnapshotStore{snaps}}, nil
+}
+
+// openLogStore opens the data dir's log store: node/logstore's raft.db if
+// the data dir has one, else node/wal in wal/.
+func openLogStore(dir string, logger *slog.Logger) (logStore, error) {
+	legacy := filepath.Join(dir, legacyLogFile)
+	_, err := os.Stat(legacy)
+	switch {
+	case err == nil:
+		logger.Info("data dir holds raft.db: using the bbolt log store", "path", legacy)
+		s, err := logstore.Open(legacy)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("inspect %s: %w", legacy, err)
+	}
+	l, err := wal.Open(filepath.Join(dir, walDir), wal.Options{Logger: logger.With("component", "wal")})
+	if err != nil {
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	return l, nil
 }
 
 func claimDataDir(dir, id string) error {
