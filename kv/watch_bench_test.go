@@ -3,6 +3,8 @@ package kv
 import (
 	"fmt"
 	"testing"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
 // BenchmarkHubNotify measures the apply path's share of a watch fan-out:
@@ -66,4 +68,40 @@ func benchNotify(b *testing.B, s *Store, drain func()) {
 func benchChanges() []change {
 	cur := &rec{key: "/p/k", value: string(make([]byte, 256)), create: 2, mod: 2, version: 1}
 	return []change{{cur: cur}}
+}
+
+// BenchmarkHubCatchUp measures the syncer catching up watchers that fell
+// behind together, as a slow stream's do: each op starts n watchers on a
+// prefix 100 revisions back and waits until the syncer has queued their
+// history.
+func BenchmarkHubCatchUp(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("watchers=%d", n), func(b *testing.B) {
+			s := New(Options{WatchBuffer: 128})
+			defer s.Close()
+			for i := range 100 {
+				s.Apply(uint64(i+1), EncodePut(&pb.PutRequest{Key: []byte(fmt.Sprintf("/p/%d", i)), Value: make([]byte, 256)}))
+			}
+			q := s.NewWatchQueue()
+			ws := make([]*Watcher, n)
+			var items []QueueItem
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range ws {
+					ws[j] = q.Watch(WatchRequest{Key: []byte("/p/"), RangeEnd: []byte("/p0"), StartRev: 2}, nil)
+				}
+				for got := 0; got < 2*n; { // each: its created item, then one catch-up response
+					<-q.Ready()
+					items = q.Take(items)
+					got += len(items)
+				}
+				b.StopTimer()
+				for _, w := range ws {
+					w.Close()
+				}
+				b.StartTimer()
+			}
+		})
+	}
 }

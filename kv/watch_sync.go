@@ -37,7 +37,8 @@ func (h *hub) run() {
 }
 
 // syncAll makes one pass over the unsynced watchers and reports whether
-// some remain unsynced.
+// some remain unsynced. Watchers that fell behind together (a slow stream
+// has many) need the same events: the pass builds each one once.
 func (h *hub) syncAll() bool {
 	h.mu.Lock()
 	ws := make([]*Watcher, 0, len(h.unsynced))
@@ -45,13 +46,14 @@ func (h *hub) syncAll() bool {
 		ws = append(ws, w)
 	}
 	h.mu.Unlock()
+	built := eventCache{}
 	for _, w := range ws {
 		select {
 		case <-h.stop:
 			return false
 		default:
 		}
-		h.syncOne(w)
+		h.syncOne(w, built)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -62,7 +64,7 @@ func (h *hub) syncAll() bool {
 // lock (apply keeps going); once w is within syncGap revisions, phase two
 // takes the hub lock, so no revision can be notified meanwhile, delivers
 // the rest and moves w to the synced set.
-func (h *hub) syncOne(w *Watcher) {
+func (h *hub) syncOne(w *Watcher, built eventCache) {
 	for {
 		w.mu.Lock()
 		st := h.view()
@@ -76,10 +78,10 @@ func (h *hub) syncOne(w *Watcher) {
 			return
 		case st.rev-w.nextRev < syncGap:
 			w.mu.Unlock()
-			h.finishSync(w)
+			h.finishSync(w, built)
 			return
 		}
-		evs, upto := collect(st, w, w.nextRev, st.rev, syncBatch)
+		evs, upto := collect(st, w, w.nextRev, st.rev, syncBatch, built)
 		if len(evs) > 0 && !w.sendLocked(&WatchResponse{Events: evs, Revision: upto}) {
 			w.mu.Unlock()
 			return // buffer full: retry later
@@ -89,7 +91,7 @@ func (h *hub) syncOne(w *Watcher) {
 	}
 }
 
-func (h *hub) finishSync(w *Watcher) {
+func (h *hub) finishSync(w *Watcher, built eventCache) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.unsynced[w]; !ok {
@@ -104,7 +106,7 @@ func (h *hub) finishSync(w *Watcher) {
 		return
 	}
 	if w.nextRev <= h.lastRev {
-		evs, upto := collect(st, w, w.nextRev, h.lastRev, -1)
+		evs, upto := collect(st, w, w.nextRev, h.lastRev, -1, built)
 		if len(evs) > 0 && !w.sendLocked(&WatchResponse{Events: evs, Revision: upto}) {
 			return
 		}
@@ -140,19 +142,39 @@ func compactedResponse(st *state) *WatchResponse {
 	return &WatchResponse{Revision: st.rev, CompactRevision: st.compactRev, CancelReason: ErrCompacted.Error()}
 }
 
+// eventCache holds the events a sync pass built, by record and form: an
+// event is determined by its record (and its previous version, found the
+// same way for every watcher) and whether prev_kv is attached.
+type eventCache map[eventKey]*mvccpb.Event
+
+type eventKey struct {
+	cur      *rec
+	withPrev bool
+}
+
+func (c eventCache) event(cur, prev *rec, withPrev bool) *mvccpb.Event {
+	k := eventKey{cur, withPrev}
+	ev := c[k]
+	if ev == nil {
+		ch := change{cur: cur, prev: prev}
+		ev = eventOf(&ch, withPrev)
+		c[k] = ev
+	}
+	return ev
+}
+
 // collect returns w's events with revisions in [from, to] from st, stopping
 // after the revision in which limit events (limit < 0: none) are reached,
-// and the last revision covered. from must be >= st.compactRev; at exactly
-// the compacted revision only the puts that survived compaction remain (as
-// in etcd).
-func collect(st *state, w *Watcher, from, to int64, limit int) ([]*mvccpb.Event, int64) {
+// and the last revision covered; the events come from built, which gets
+// those it lacked. from must be >= st.compactRev; at exactly the compacted
+// revision only the puts that survived compaction remain (as in etcd).
+func collect(st *state, w *Watcher, from, to int64, limit int, built eventCache) ([]*mvccpb.Event, int64) {
 	var evs []*mvccpb.Event
 	add := func(cur, prev *rec) {
 		if filtered(w.req, cur.tombstone()) {
 			return
 		}
-		c := change{cur: cur, prev: prev}
-		evs = append(evs, eventOf(&c, w.req.PrevKV))
+		evs = append(evs, built.event(cur, prev, w.req.PrevKV))
 	}
 	if from <= st.compactRev {
 		scan(st.keys, w.sp, func(_ string, vs versions) bool {
