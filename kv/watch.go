@@ -148,6 +148,16 @@ func (w *Watcher) sendLocked(r *WatchResponse) bool {
 	return true
 }
 
+// fullLocked reports whether w cannot take a response now. w.mu held.
+func (w *Watcher) fullLocked() bool {
+	if w.q == nil {
+		return len(w.ch) >= w.limit
+	}
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	return w.queued >= w.limit
+}
+
 // cancelLocked sends the final response (into the reserved slot) and closes.
 func (w *Watcher) cancelLocked(r *WatchResponse, err error) {
 	if w.closed {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +305,28 @@ func TestWatchQueueFinalResponse(t *testing.T) {
 	s.Close()
 	if got := describe(q.Take(nil)); got != fmt.Sprintf("w2 canceled@%d compact 0", s.Rev()) || !errors.Is(w2.Err(), ErrClosed) {
 		t.Fatalf("after Close: %s (%v)", got, w2.Err())
+	}
+}
+
+// TestWatchQueueStalledConsumerIsCheap: while a consumer reads nothing, the
+// syncer must not rebuild the backlog of its unsynced watchers on every
+// retry (it would allocate the whole history again every 10 ms).
+func TestWatchQueueStalledConsumerIsCheap(t *testing.T) {
+	s := newTestStore(t, Options{WatchBuffer: 16})
+	q := s.NewWatchQueue()
+	for range 20 {
+		q.Watch(WatchRequest{Key: []byte("p/"), RangeEnd: []byte("p0")}, nil)
+	}
+	value := strings.Repeat("v", 4<<10)
+	for i := range 500 {
+		s.put(fmt.Sprintf("p/%d", i), value)
+	}
+	time.Sleep(50 * time.Millisecond) // the syncer has found them all full
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	time.Sleep(300 * time.Millisecond) // about 30 retries
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+		t.Fatalf("%d MB allocated in 300 ms with the consumer stalled", alloc>>20)
 	}
 }

@@ -76,6 +76,9 @@ func (h *hub) syncOne(w *Watcher, built eventCache) {
 			w.mu.Unlock()
 			h.cancelCompacted(w)
 			return
+		case w.fullLocked():
+			w.mu.Unlock()
+			return // its consumer has not read: retry later, without building events it cannot take
 		case st.rev-w.nextRev < syncGap:
 			w.mu.Unlock()
 			h.finishSync(w, built)
