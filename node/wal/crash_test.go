@@ -93,9 +93,9 @@ func TestTornFinalWrite(t *testing.T) {
 }
 
 // TestTornPagesInFinalWrite zeroes one record in the middle of the final
-// batch and leaves the batch's later records intact, as a crash can when
-// the batch's pages reach the disk out of order. The later records are
-// part of the same unsynced write: Open cuts them too.
+// batch (entries 46..50) and leaves the batch's later records intact, as
+// a crash can when the batch's pages reach the disk out of order. The
+// later records are part of the same unsynced write: Open cuts them too.
 func TestTornPagesInFinalWrite(t *testing.T) {
 	dir, m, offs, _ := crashLog(t, 0)
 	path := segmentFiles(t, dir)[0]
@@ -103,11 +103,22 @@ func TestTornPagesInFinalWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clear(b[offs[47]:offs[48]]) // entry 48
+	clear(b[offs[46]:offs[47]]) // entry 47
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m.deleteRange(48, 50)
+	m.deleteRange(47, 50)
+	l := openLog(t, dir, 0)
+	checkModel(t, l, m)
+
+	// Open must cut the rest off the file, not only off its index: a new
+	// entry 47 of the same size would otherwise line up with the old,
+	// never acknowledged 48..50, and a reopen would read them back.
+	if err := l.StoreLog(entry(47, 2)); err != nil {
+		t.Fatal(err)
+	}
+	m.store(47, 47, 2)
+	l.Close()
 	checkModel(t, openLog(t, dir, 0), m)
 }
 
@@ -261,6 +272,7 @@ func TestCrashPoints(t *testing.T) {
 		{"tail across segments", []op{deleteRange(31, 100)}},
 		{"all", []op{deleteRange(1, 100)}},
 		{"all then store below", []op{deleteRange(1, 100), store(40, 45, 2)}},
+		{"all then store above", []op{deleteRange(1, 100), store(500, 510, 2)}},
 		{"tail then store", []op{deleteRange(31, 100), store(31, 120, 2)}},
 	}
 	for _, segment := range []int64{0, tinySegments} {

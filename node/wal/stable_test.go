@@ -55,12 +55,20 @@ func TestStableTornSet(t *testing.T) {
 }
 
 // TestStableDamage flips a bit in every byte of the frames before the
-// final one: the first frame (written by an atomic rewrite) and the middle
-// one (followed by a good frame). Open must refuse, never go back to an
-// older term or vote.
+// final one (each followed by a good frame), and of a file holding a
+// single frame (written by an atomic rewrite, so never torn). Open must
+// refuse, never go back to an older term or vote.
 func TestStableDamage(t *testing.T) {
 	dir, last := stableLog(t)
-	for i := int64(0); i < last; i++ {
+	// After a reopen the file holds one frame, from an atomic rewrite.
+	compacted := copyDir(t, dir)
+	must(t, openLog(t, compacted, 0).Close())
+	size := fileSize(t, filepath.Join(compacted, stableFile))
+	for j := int64(0); j < last+size; j++ {
+		dir, i, what := dir, j, "three frames"
+		if j >= last {
+			dir, i, what = compacted, j-last, "one frame"
+		}
 		crashed := copyDir(t, dir)
 		path := filepath.Join(crashed, stableFile)
 		b, err := os.ReadFile(path)
@@ -70,11 +78,18 @@ func TestStableDamage(t *testing.T) {
 		if l, err := Open(crashed, testOptions(t, 0)); err == nil {
 			v, _ := l.GetUint64([]byte("CurrentTerm"))
 			l.Close()
-			t.Fatalf("bit flip at %d: Open succeeded with CurrentTerm %d", i, v)
+			t.Fatalf("%s, bit flip at %d: Open succeeded with CurrentTerm %d", what, i, v)
 		} else if !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("bit flip at %d: %v, want ErrCorrupt", i, err)
+			t.Fatalf("%s, bit flip at %d: %v, want ErrCorrupt", what, i, err)
 		}
 	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	must(t, err)
+	return fi.Size()
 }
 
 // TestStableCompacts checks the stable file is rewritten with only the
