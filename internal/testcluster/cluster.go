@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -93,6 +94,7 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	members map[string]*Member
+	root    string // parent of the members' data dirs
 }
 
 // New starts a cluster of opts.Nodes voters named n1, n2, ... formed with an
@@ -102,6 +104,10 @@ func New(t testing.TB, opts Options) *Cluster {
 	opts.setDefaults()
 	c := &Cluster{t: t, opts: opts, Net: NewNetwork(opts.Seed), logger: NewLogger(t), members: map[string]*Member{}}
 	t.Logf("testcluster: %d nodes, seed %d", opts.Nodes, opts.Seed)
+	// The data dirs live under one temp dir made before stopAll is
+	// registered, so (cleanups run last-in first-out) the nodes stop
+	// before their data dirs are removed.
+	c.root = t.TempDir()
 	t.Cleanup(c.stopAll)
 	for i := 1; i <= opts.Nodes; i++ {
 		m := c.newMember(fmt.Sprintf("n%d", i), modeInitial, nil)
@@ -121,7 +127,11 @@ func (c *Cluster) newMember(id string, mode joinMode, join []string) *Member {
 	if err != nil {
 		c.t.Fatalf("reserve address for %s: %v", id, err)
 	}
-	m := &Member{ID: id, Addr: addr, Dir: c.t.TempDir(), mode: mode, join: join}
+	dir, err := os.MkdirTemp(c.root, id+"-")
+	if err != nil {
+		c.t.Fatalf("data dir for %s: %v", id, err)
+	}
+	m := &Member{ID: id, Addr: addr, Dir: dir, mode: mode, join: join}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, dup := c.members[id]; dup {
