@@ -333,6 +333,7 @@ func (h *hub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	cancel := func(w *Watcher) {
+		w.synced = false // the index is dropped below: a later Close must not look for it there
 		w.mu.Lock()
 		w.cancelLocked(&WatchResponse{Revision: h.lastRev, CancelReason: ErrClosed.Error()}, ErrClosed)
 		w.mu.Unlock()

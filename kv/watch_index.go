@@ -55,9 +55,12 @@ func (x *watchIndex) group(sp span) *watchGroup {
 }
 
 // remove takes w out of its group by moving the group's last watcher into
-// its place. w must be in the index.
+// its place. It does nothing if w is not in the index.
 func (x *watchIndex) remove(w *Watcher) {
 	g := x.group(w.sp)
+	if g == nil || w.gidx < 0 || w.gidx >= len(g.ws) || g.ws[w.gidx] != w {
+		return
+	}
 	last := len(g.ws) - 1
 	moved := g.ws[last]
 	g.ws[w.gidx] = moved

@@ -306,6 +306,7 @@ func TestWatchQueueFinalResponse(t *testing.T) {
 	if got := describe(q.Take(nil)); got != fmt.Sprintf("w2 canceled@%d compact 0", s.Rev()) || !errors.Is(w2.Err(), ErrClosed) {
 		t.Fatalf("after Close: %s (%v)", got, w2.Err())
 	}
+	w2.Close() // a stream ending after the store closed (it used to panic)
 }
 
 // TestWatchQueueStalledConsumerIsCheap: while a consumer reads nothing, the
