@@ -14,23 +14,60 @@ import (
 
 type watchService struct{ a *API }
 
-// watchStream is one client's Watch stream: many watchers multiplexed by id.
+// watchStream is one client's Watch stream: many watchers multiplexed by
+// id. Its watchers deliver into one kv.WatchQueue, and one goroutine, the
+// sender (watch_send.go), is the only one that calls Send: replies to the
+// client's requests are queued too (WatchQueue.Push), so every message
+// keeps its place. The receiving side never waits for the client to read.
 type watchStream struct {
-	a      *API
-	srv    pb.Watch_WatchServer
-	sendMu sync.Mutex
+	a   *API
+	srv pb.Watch_WatchServer
+	q   *kv.WatchQueue
 
 	mu       sync.Mutex
+	closed   bool // no more watchers: the stream is ending
 	nextID   int64
-	watchers map[int64]*kv.Watcher
-	wg       sync.WaitGroup
+	watchers map[int64]*streamWatcher
 }
 
+// streamWatcher is one watcher of a stream; it is the kv.Watcher's tag.
+type streamWatcher struct {
+	id       int64
+	fragment bool
+	w        *kv.Watcher
+	slot     int // the sender's: 1 + its group in the batch being sent, or 0
+}
+
+// endOfStream, queued last when the client closed its side, tells the
+// sender to stop after sending everything before it.
+type endOfStream struct{}
+
 func (s *watchService) Watch(srv pb.Watch_WatchServer) error {
-	ws := &watchStream{a: s.a, srv: srv, watchers: map[int64]*kv.Watcher{}}
-	defer ws.closeAll()
+	ws := &watchStream{a: s.a, srv: srv, q: s.a.store.NewWatchQueue(), watchers: map[int64]*streamWatcher{}}
+	sent := make(chan error, 1)
+	go func() { sent <- newWatchSender(ws).run() }()
+	received := make(chan error, 1)
+	go func() { received <- ws.recvLoop() }()
+	select {
+	case err := <-received:
+		ws.closeAll()
+		ws.q.Push(endOfStream{})
+		if serr := <-sent; err == nil {
+			err = serr
+		}
+		return err
+	case err := <-sent:
+		// The receiver ends when the stream's context does, once we return.
+		ws.closeAll()
+		return err
+	}
+}
+
+// recvLoop handles the client's requests until it closes its side (nil) or
+// the stream fails.
+func (ws *watchStream) recvLoop() error {
 	for {
-		req, err := srv.Recv()
+		req, err := ws.srv.Recv()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -41,7 +78,7 @@ func (s *watchService) Watch(srv pb.Watch_WatchServer) error {
 		case *pb.WatchRequest_CreateRequest:
 			err = ws.create(r.CreateRequest)
 		case *pb.WatchRequest_CancelRequest:
-			err = ws.cancel(r.CancelRequest.WatchId)
+			ws.cancel(r.CancelRequest.WatchId)
 		case *pb.WatchRequest_ProgressRequest:
 			ws.progress()
 		}
@@ -51,29 +88,9 @@ func (s *watchService) Watch(srv pb.Watch_WatchServer) error {
 	}
 }
 
-func (ws *watchStream) send(r *pb.WatchResponse) error {
-	ws.sendMu.Lock()
-	defer ws.sendMu.Unlock()
-	return ws.srv.Send(r)
-}
-
 func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 	if len(cr.Key) == 0 {
 		return rpctypes.ErrGRPCEmptyKey
-	}
-	ws.mu.Lock()
-	id := cr.WatchId
-	if id == 0 {
-		for ws.watchers[ws.nextID] != nil {
-			ws.nextID++
-		}
-		id = ws.nextID
-		ws.nextID++
-	} else if ws.watchers[id] != nil {
-		ws.mu.Unlock()
-		// etcd answers a duplicate id with a created-and-canceled response.
-		return ws.send(&pb.WatchResponse{Header: ws.a.header(nil), WatchId: id, Created: true, Canceled: true,
-			CancelReason: "etcdserver: duplicate watch ID"})
 	}
 	req := kv.WatchRequest{Key: cr.Key, RangeEnd: cr.RangeEnd, StartRev: cr.StartRevision, PrevKV: cr.PrevKv, ProgressNotify: cr.ProgressNotify}
 	for _, f := range cr.Filters {
@@ -84,100 +101,72 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 			req.NoDelete = true
 		}
 	}
-	// The created response must precede the first event, so send it
-	// before the watcher starts delivering.
-	if err := ws.send(&pb.WatchResponse{Header: ws.a.header(nil), WatchId: id, Created: true}); err != nil {
-		ws.mu.Unlock()
-		return err
-	}
-	w := ws.a.store.Watch(req)
-	ws.watchers[id] = w
-	ws.mu.Unlock()
-	ws.wg.Add(1)
-	go ws.forward(id, w, cr.Fragment)
-	return nil
-}
-
-// forward relays a watcher's responses to the client until it ends.
-func (ws *watchStream) forward(id int64, w *kv.Watcher, fragment bool) {
-	defer ws.wg.Done()
-	for r := range w.C() {
-		resp := &pb.WatchResponse{
-			Header:          ws.a.header(&pb.ResponseHeader{Revision: r.Revision}),
-			WatchId:         id,
-			Events:          r.Events,
-			Canceled:        r.Canceled,
-			CancelReason:    r.CancelReason,
-			CompactRevision: r.CompactRevision,
-		}
-		if err := ws.sendFragmented(resp, fragment); err != nil {
-			w.Close()
-			return
-		}
-		if r.Canceled {
-			ws.mu.Lock()
-			if ws.watchers[id] == w {
-				delete(ws.watchers, id)
-			}
-			ws.mu.Unlock()
-		}
-	}
-}
-
-// sendFragmented splits a response whose events exceed the request size
-// limit into fragments, as etcd does for watchers that asked for it.
-func (ws *watchStream) sendFragmented(resp *pb.WatchResponse, fragment bool) error {
-	limit := ws.a.limits.MaxRequestBytes
-	if !fragment || resp.Size() <= limit || len(resp.Events) < 2 {
-		return ws.send(resp)
-	}
-	events := resp.Events
-	for len(events) > 0 {
-		size, n := 0, 0
-		for n < len(events) && (n == 0 || size+events[n].Size() <= limit) {
-			size += events[n].Size()
-			n++
-		}
-		part := *resp
-		part.Events = events[:n:n]
-		events = events[n:]
-		part.Fragment = len(events) > 0
-		if err := ws.send(&part); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (ws *watchStream) cancel(id int64) error {
 	ws.mu.Lock()
-	w := ws.watchers[id]
+	defer ws.mu.Unlock()
+	if ws.closed {
+		return nil
+	}
+	id := cr.WatchId
+	if id == 0 {
+		for ws.watchers[ws.nextID] != nil {
+			ws.nextID++
+		}
+		id = ws.nextID
+		ws.nextID++
+	} else if ws.watchers[id] != nil {
+		// etcd answers a duplicate id with a created-and-canceled response.
+		ws.q.Push(&pb.WatchResponse{Header: ws.a.header(nil), WatchId: id, Created: true, Canceled: true,
+			CancelReason: "etcdserver: duplicate watch ID"})
+		return nil
+	}
+	// The queue gets the watcher's created item before any of its events.
+	sw := &streamWatcher{id: id, fragment: cr.Fragment}
+	sw.w = ws.q.Watch(req, sw)
+	ws.watchers[id] = sw
+	return nil
+}
+
+// cancel stops a watcher at the client's request. Responses of it queued
+// before are still sent, then the confirmation: nothing of it follows.
+func (ws *watchStream) cancel(id int64) {
+	ws.mu.Lock()
+	sw := ws.watchers[id]
 	delete(ws.watchers, id)
 	ws.mu.Unlock()
-	if w == nil {
-		return nil // etcd ignores a cancel of an unknown id
+	if sw == nil {
+		return // etcd ignores a cancel of an unknown id
 	}
-	w.Close()
-	return ws.send(&pb.WatchResponse{Header: ws.a.header(nil), WatchId: id, Canceled: true})
+	sw.w.Close()
+	ws.q.Push(&pb.WatchResponse{Header: ws.a.header(nil), WatchId: id, Canceled: true})
+}
+
+// forget drops sw, which the store cancelled, unless its id was reused.
+func (ws *watchStream) forget(sw *streamWatcher) {
+	ws.mu.Lock()
+	if ws.watchers[sw.id] == sw {
+		delete(ws.watchers, sw.id)
+	}
+	ws.mu.Unlock()
 }
 
 // progress asks every watcher of the stream for a progress notification.
 func (ws *watchStream) progress() {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	for _, w := range ws.watchers {
-		w.RequestProgress()
+	for _, sw := range ws.watchers {
+		sw.w.RequestProgress()
 	}
 }
 
+// closeAll closes every watcher and refuses new ones.
 func (ws *watchStream) closeAll() {
 	ws.mu.Lock()
-	for id, w := range ws.watchers {
-		w.Close()
+	defer ws.mu.Unlock()
+	ws.closed = true
+	for id, sw := range ws.watchers {
+		sw.w.Close()
 		delete(ws.watchers, id)
 	}
-	ws.mu.Unlock()
-	ws.wg.Wait()
 }
 
 // DefaultProgressNotifyInterval is how often watchers that asked for
