@@ -49,7 +49,9 @@ const (
 	DefaultTimeout   = 10 * time.Second
 	DefaultPrefix    = "bench/"
 	DefaultWatchers  = 100
-	DefaultBatch     = 100
+	// DefaultWatchStreams is how many gRPC watch streams the watchers share.
+	DefaultWatchStreams = 10
+	DefaultBatch        = 100
 )
 
 // Config is one benchmark run.
@@ -76,7 +78,10 @@ type Config struct {
 	Consistency string  // of gets: linearizable (default) or serializable
 	ReadRatio   float64 // mixed: fraction of gets
 	Watchers    int     // watch: watchers on the first endpoint
-	Batch       int     // fill: puts per txn
+	// WatchStreams is the number of gRPC watch streams (one connection each)
+	// the watchers are spread over. Default DefaultWatchStreams.
+	WatchStreams int
+	Batch        int // fill: puts per txn
 	// Preload writes the key space before a get or mixed run when it is not
 	// there yet.
 	Preload bool
@@ -112,6 +117,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Watchers == 0 {
 		c.Watchers = DefaultWatchers
+	}
+	if c.WatchStreams == 0 {
+		c.WatchStreams = DefaultWatchStreams
 	}
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
@@ -179,6 +187,9 @@ func (c Config) Validate() error {
 	}
 	if c.Watchers < 1 {
 		bad("--watchers must be at least 1, got %d", c.Watchers)
+	}
+	if c.WatchStreams < 1 {
+		bad("--streams must be at least 1, got %d", c.WatchStreams)
 	}
 	if c.Batch < 1 {
 		bad("--batch must be at least 1, got %d", c.Batch)

@@ -102,6 +102,7 @@ func (o *benchOptions) addFlags(cmd *cobra.Command) {
 	}
 	if c.Workload == bench.Watch {
 		f.IntVar(&c.Watchers, "watchers", bench.DefaultWatchers, "watchers on the prefix, on the first endpoint")
+		f.IntVar(&c.WatchStreams, "streams", bench.DefaultWatchStreams, "gRPC watch streams (one connection each) the watchers are spread over")
 	}
 }
 
