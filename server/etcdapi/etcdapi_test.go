@@ -27,6 +27,7 @@ func TestEtcdAPI(t *testing.T) {
 		{"Headers", testHeaders},
 		{"LinearizableRead", testLinearizableRead},
 		{"SerializableReadOnFollower", testSerializableReadOnFollower},
+		{"WatchAfterWriteOnFollower", testWatchAfterWriteOnFollower},
 		{"Watch", testWatch},
 		{"Lease", testLease},
 		{"LeaseRevokeAtomic", testLeaseRevokeAtomic},

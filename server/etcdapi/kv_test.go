@@ -875,3 +875,31 @@ func testSerializableReadOnFollower(t *testing.T, c *agenttest.Cluster) {
 		}
 	}
 }
+
+// testWatchAfterWriteOnFollower: a watch created without a start revision on
+// the follower that acknowledged a write starts after that write, as it
+// does in etcd, even if the follower has not applied it yet when the
+// write's answer arrives.
+func testWatchAfterWriteOnFollower(t *testing.T, c *agenttest.Cluster) {
+	f := c.Follower()
+	cli := c.Client(f)
+	for i := range 10 {
+		key := fmt.Sprintf("watchfence/%d", i)
+		mustPut(t, cli, key, "before")
+		ctx, cancel := context.WithCancel(testCtx(t, 20*time.Second))
+		wch := cli.Watch(ctx, key)
+		second := mustPut(t, c.Client(c.Leader()), key, "after")
+		select {
+		case wr := <-wch:
+			if err := wr.Err(); err != nil || len(wr.Events) == 0 {
+				t.Fatalf("watch on follower %d: %v, %d events", f, err, len(wr.Events))
+			}
+			if ev := wr.Events[0]; string(ev.Kv.Value) != "after" || ev.Kv.ModRevision != second.Header.Revision {
+				t.Fatalf("watch created after the write of %q on follower %d saw %q at %d first", "before", f, ev.Kv.Value, ev.Kv.ModRevision)
+			}
+		case <-ctx.Done():
+			t.Fatal("no event")
+		}
+		cancel()
+	}
+}

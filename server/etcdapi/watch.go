@@ -92,6 +92,12 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 	if len(cr.Key) == 0 {
 		return rpctypes.ErrGRPCEmptyKey
 	}
+	if cr.StartRevision == 0 {
+		// "From now" includes every write this member acknowledged.
+		if err := ws.a.readFence(ws.srv.Context()); err != nil {
+			return toGRPC(err)
+		}
+	}
 	req := kv.WatchRequest{Key: cr.Key, RangeEnd: cr.RangeEnd, StartRev: cr.StartRevision, PrevKV: cr.PrevKv, ProgressNotify: cr.ProgressNotify}
 	for _, f := range cr.Filters {
 		switch f {
