@@ -19,6 +19,9 @@ func (stubNode) ID() string        { return "n1" }
 func (stubNode) ClusterID() uint64 { return 7 }
 func (stubNode) Term() uint64      { return 3 }
 
+// WaitApplied: the stub has applied everything (it acknowledges no writes).
+func (stubNode) WaitApplied(context.Context, uint64) error { return nil }
+
 // fakeWatchServer records what a stream sends, decoded as the client would.
 type fakeWatchServer struct {
 	grpc.ServerStream
