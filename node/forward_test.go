@@ -21,4 +21,3 @@ func TestTakeBatchBoundsBytes(t *testing.T) {
 		t.Fatalf("batches %v, want %s", got, want)
 	}
 }
-
