@@ -18,11 +18,12 @@ import (
 // the encoded parts, in the field order gogo's Marshal uses, so the bytes
 // are identical to pb.WatchResponse.Marshal's.
 
-// Field keys of pb.WatchResponse (field number << 3 | wire type).
+// Field keys of pb.WatchResponse (field number << 3 | wire type; varint
+// fields have wire type 0).
 const (
 	keyHeader   = 1<<3 | 2
-	keyWatchID  = 2<<3 | 0
-	keyFragment = 7<<3 | 0
+	keyWatchID  = 2 << 3
+	keyFragment = 7 << 3
 	keyEvents   = 11<<3 | 2
 )
 
