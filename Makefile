@@ -7,7 +7,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 TEST_FLAGS  ?= -race -timeout 20m
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build test test-e2e dev lint fmt clean bench
+.PHONY: help build test test-e2e dev lint staticcheck fmt clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ dev: ## run a single-node dev agent, data in ./concord-data
 lint: ## gofmt check, go vet, staticcheck (pinned)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(MAKE) staticcheck
+
+staticcheck: ## staticcheck at the pinned version (fetched through the module proxy)
 	$(GO) run $(STATICCHECK) ./...
 
 fmt: ## gofmt every file
