@@ -328,10 +328,9 @@ func testStreamCancelQueued(t *testing.T, c *agenttest.Cluster) {
 		revs = append(revs, mustPut(t, cli, fmt.Sprintf("cq/%d", i), value).Header.Revision)
 	}
 	s.cancel(0)
-	s.create(&pb.WatchCreateRequest{Key: []byte("cq-after")}) // id 1
-	// Wait for the server to handle both (the stream's receive side does
-	// not depend on the client reading), then write what id 1 waits for.
-	time.Sleep(200 * time.Millisecond)
+	// id 1 starts after the last put, so it sees the next write to its key
+	// however late the server handles its create.
+	s.create(&pb.WatchCreateRequest{Key: []byte("cq-after"), StartRevision: revs[len(revs)-1] + 1}) // id 1
 	after := mustPut(t, cli, "cq-after", "x").Header.Revision
 	var got []int64
 	canceled := false
