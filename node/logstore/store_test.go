@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/concord-db/concord/internal/logbench"
 	"github.com/hashicorp/raft"
 )
 
@@ -225,24 +225,6 @@ func mustDecode(t *testing.T, b []byte) *raft.Log {
 	return &l
 }
 
-// benchBatch returns a batch of 64 entries of 300 bytes from index from,
-// the same shape as node/wal's BenchmarkStoreLogs uses.
-func benchBatch(from uint64) []*raft.Log {
-	batch := make([]*raft.Log, 64)
-	data := bytes.Repeat([]byte("x"), 300)
-	for i := range batch {
-		batch[i] = &raft.Log{Index: from + uint64(i), Term: 1, Type: raft.LogCommand, Data: data}
-	}
-	return batch
-}
-
-// cpuTime is the process's user plus system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkStoreLogs appends batches of 64 300-byte entries, each one
 // fsynced bbolt transaction, in a temporary directory. Compare with
 // node/wal's benchmark of the same name; count the fsyncs per batch with
@@ -253,17 +235,7 @@ func BenchmarkStoreLogs(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	b.SetBytes(64 * 300)
-	b.ReportAllocs()
-	cpu := cpuTime()
-	next := uint64(1)
-	for b.Loop() {
-		if err := s.StoreLogs(benchBatch(next)); err != nil {
-			b.Fatal(err)
-		}
-		next += 64
-	}
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+	logbench.StoreLogs(b, s)
 }
 
 // BenchmarkGetLog reads 300-byte entries from a log of 64 Ki entries.
@@ -273,19 +245,5 @@ func BenchmarkGetLog(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	const n = 1 << 16
-	for i := uint64(1); i <= n; i += 64 {
-		if err := s.StoreLogs(benchBatch(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	var e raft.Log
-	i := uint64(0)
-	for b.Loop() {
-		if err := s.GetLog(i%n+1, &e); err != nil {
-			b.Fatal(err)
-		}
-		i += 7919
-	}
+	logbench.GetLog(b, s)
 }
