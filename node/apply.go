@@ -23,6 +23,9 @@ type Result struct {
 // applied twice. If the command may have been committed but no answer came
 // back, the error matches ErrUnknownOutcome.
 func (n *Node) Apply(ctx context.Context, t Type, payload []byte) (Result, error) {
+	if t == typeBatch {
+		return Result{}, fmt.Errorf("%w %d: reserved for batched entries", ErrUnknownType, t)
+	}
 	seq := n.props.start()
 	defer n.props.finish(seq)
 	e := envelope{typ: t, proposer: n.proposer, seq: seq, watermark: n.props.low(), payload: payload}
@@ -86,22 +89,24 @@ func (n *Node) awaitLeaderChange(ctx context.Context, prev string) {
 	}
 }
 
-// applyLocal proposes entry on this node, which believes it leads.
-func (n *Node) applyLocal(ctx context.Context, entry []byte) (Result, error) {
-	return n.outcome(ctx, n.raft.Apply(entry, n.cfg.ApplyTimeout))
+// checkProposable refuses an entry forwarded by a follower that is not one
+// command's envelope.
+func checkProposable(entry []byte) error {
+	e, err := decodeEnvelope(entry)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnknownType, err)
+	}
+	if e.typ == typeBatch {
+		return fmt.Errorf("%w %d: reserved for batched entries", ErrUnknownType, e.typ)
+	}
+	return nil
 }
 
-// outcome waits for a proposed command and returns what its state machine
-// returned.
-func (n *Node) outcome(ctx context.Context, f raft.ApplyFuture) (Result, error) {
-	if err := n.await(ctx, f); err != nil {
-		return Result{}, mapRaftError(err)
-	}
-	r, ok := f.Response().(applyResult)
-	if !ok {
-		return Result{}, fmt.Errorf("unexpected apply response %T", f.Response())
-	}
-	return Result{Index: f.Index(), Data: r.data}, r.err
+// applyLocal proposes entry on this node, which believes it leads.
+func (n *Node) applyLocal(ctx context.Context, entry []byte) (Result, error) {
+	p := newProposal(entry)
+	n.proposals.submit(p)
+	return p.wait(ctx, n.stopping)
 }
 
 // await waits for a raft future, giving up (with ErrUnknownOutcome, since

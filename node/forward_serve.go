@@ -1,17 +1,12 @@
 package node
 
-import (
-	"fmt"
-
-	"github.com/hashicorp/raft"
-	"google.golang.org/grpc"
-)
+import "google.golang.org/grpc"
 
 // forwardGroup is the commands of one received batch, proposed in order.
 type forwardGroup struct {
-	ids     []uint64
-	futures []raft.ApplyFuture // nil where the command was refused
-	refused []error
+	ids       []uint64
+	proposals []*proposal // nil where the command was refused
+	refused   []error
 }
 
 // serveForward is the leader's end of a Forward stream: it proposes each
@@ -39,20 +34,24 @@ func (n *Node) serveForward(stream grpc.ServerStream) error {
 }
 
 func (n *Node) proposeForwarded(items []forwardItem) forwardGroup {
-	g := forwardGroup{ids: make([]uint64, len(items)), futures: make([]raft.ApplyFuture, len(items)), refused: make([]error, len(items))}
+	g := forwardGroup{ids: make([]uint64, len(items)), proposals: make([]*proposal, len(items)), refused: make([]error, len(items))}
 	leader := n.IsLeader()
+	accepted := make([]*proposal, 0, len(items))
 	for i, it := range items {
 		g.ids[i] = it.id
 		if !leader {
 			g.refused[i] = ErrNotLeader
 			continue
 		}
-		if _, err := decodeEnvelope(it.entry); err != nil {
-			g.refused[i] = fmt.Errorf("%w: %v", ErrUnknownType, err)
+		if err := checkProposable(it.entry); err != nil {
+			g.refused[i] = err
 			continue
 		}
-		g.futures[i] = n.raft.Apply(it.entry, n.cfg.ApplyTimeout)
+		p := newProposal(it.entry)
+		g.proposals[i] = p
+		accepted = append(accepted, p)
 	}
+	n.proposals.submit(accepted...)
 	return g
 }
 
@@ -67,7 +66,7 @@ func (n *Node) answerForwards(stream grpc.ServerStream, groups <-chan forwardGro
 			if err := g.refused[i]; err != nil {
 				r.wireErr = toWireErr(err)
 			} else {
-				out, err := n.outcome(stream.Context(), g.futures[i])
+				out, err := g.proposals[i].wait(stream.Context(), n.stopping)
 				r.wireErr, r.index, r.data = toWireErr(err), out.Index, out.Data
 			}
 			res.items[i] = r

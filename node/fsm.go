@@ -43,8 +43,8 @@ func newFSM(logger *slog.Logger) *fsm {
 func (f *fsm) register(t Type, sm StateMachine) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if t == typeNode {
-		return fmt.Errorf("state machine type 0 is reserved for the node")
+	if t == typeNode || t == typeBatch {
+		return fmt.Errorf("state machine type %d is reserved for the node", t)
 	}
 	if _, dup := f.machines[t]; dup {
 		return fmt.Errorf("state machine type %d is already registered", t)
@@ -63,7 +63,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	out := make([]interface{}, len(logs))
 	for i, l := range logs {
 		if l.Type == raft.LogCommand {
-			out[i] = f.applyCommand(l)
+			if isBatch(l.Data) {
+				out[i] = f.applyBatchEntry(l)
+			} else {
+				out[i] = f.applyCommand(l)
+			}
 		}
 		f.lastTerm = l.Term
 	}
@@ -82,17 +86,24 @@ func (f *fsm) applyCommand(l *raft.Log) applyResult {
 	if res, seen := f.sessions.lookup(e.proposer, e.seq); seen {
 		return applyResult(res)
 	}
-	var res sessionResult
-	if e.typ == typeNode {
-		res.err = f.meta.apply(e.payload)
-		f.metaView.Store(f.meta.clone())
-	} else if sm := f.machines[e.typ]; sm != nil {
-		res.data = sm.Apply(l.Index, e.payload)
-	} else {
-		res.err = fmt.Errorf("%w %d at index %d", ErrUnknownType, e.typ, l.Index)
-	}
+	res := f.applyEnvelope(&e, l.Index)
 	f.sessions.record(&e, l.Index, res)
 	return applyResult(res)
+}
+
+// applyEnvelope runs one new command on its state machine.
+func (f *fsm) applyEnvelope(e *envelope, index uint64) sessionResult {
+	var res sessionResult
+	switch sm := f.machines[e.typ]; {
+	case e.typ == typeNode:
+		res.err = f.meta.apply(e.payload)
+		f.metaView.Store(f.meta.clone())
+	case e.typ == typeBatch || sm == nil:
+		res.err = fmt.Errorf("%w %d at index %d", ErrUnknownType, e.typ, index)
+	default:
+		res.data = sm.Apply(index, e.payload)
+	}
+	return res
 }
 
 // Snapshot implements raft.FSM. It forks every state machine; the forks are

@@ -30,6 +30,7 @@ type Node struct {
 	rpcServer *grpc.Server
 	peers     *peerClients
 	forwards  *forwarder
+	proposals *proposer
 	trans     *raft.NetworkTransport
 	raft      *raft.Raft
 
@@ -150,6 +151,8 @@ func (n *Node) Start() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	n.proposals = newProposer(r, n.cfg.ApplyTimeout, n.stopping)
+	n.goAsync(n.proposals.run)
 	n.rpcServer = newPeerServer(n, n.mux.rpc)
 	n.watchLeadership()
 	if hasState {
@@ -189,7 +192,10 @@ func (n *Node) raftConfig() *raft.Config {
 	c.SnapshotInterval = n.cfg.SnapshotInterval
 	c.TrailingLogs = n.cfg.TrailingLogs
 	c.MaxAppendEntries = n.cfg.MaxAppendEntries
-	c.BatchApplyCh = true
+	// An unbuffered apply channel makes raft.Apply wait for the leader loop,
+	// which is what lets the proposer collect the commands that arrive
+	// during a disk write into the next entry (see proposer).
+	c.BatchApplyCh = false
 	c.Logger = newHCLog(n.logger, "raft")
 	return c
 }

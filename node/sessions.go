@@ -74,6 +74,18 @@ func (s *sessions) record(e *envelope, index uint64, res sessionResult) {
 	}
 }
 
+// fill sets the result of a command recorded earlier with a placeholder,
+// unless its proposer's watermark has passed it since.
+func (s *sessions) fill(proposer, seq uint64, res sessionResult) {
+	sess := s.byProposer[proposer]
+	if sess == nil {
+		return
+	}
+	if _, ok := sess.results[seq]; ok {
+		sess.results[seq] = res
+	}
+}
+
 func (s *sessions) expire(index uint64) {
 	for p, sess := range s.byProposer {
 		if sess.lastIndex+sessionTTL < index {

@@ -24,8 +24,9 @@ const (
 // calls, so Snapshot must return a point-in-time view (a copy-on-write fork of
 // the state), never a live reference.
 type StateMachine interface {
-	// Apply applies one committed command. index is the command's raft log
-	// index; it increases with every call. Apply must be deterministic: it may
+	// Apply applies one committed command. index is the raft log index of
+	// the entry that carried it; commands proposed together may share one
+	// entry, so index never decreases but may repeat. Apply must be deterministic: it may
 	// not read the clock, draw random numbers or depend on map iteration
 	// order. The returned bytes are handed to whoever proposed the command
 	// (possibly on another node, so they must be self-contained); errors that
@@ -42,6 +43,16 @@ type StateMachine interface {
 	// section. A state machine absent from a snapshot is restored from an empty
 	// reader and must come up empty.
 	Restore(r io.Reader) error
+}
+
+// BatchApplier is implemented by state machines that can apply at once the
+// consecutive commands of one log entry that belong to them, which is
+// cheaper than one Apply each (one copy of shared structure, one publish).
+// ApplyBatch must leave the state, the results and every side effect exactly
+// as calling Apply(index, cmd) for each command in order would. It returns
+// one result per command.
+type BatchApplier interface {
+	ApplyBatch(index uint64, cmds [][]byte) [][]byte
 }
 
 // Snapshot is a point-in-time view of a state machine.

@@ -23,9 +23,13 @@ type LogSM struct {
 	snapshots int
 	snapIndex uint64
 	gate      chan struct{} // non-nil while Block is in force
+	maxBatch  int
 }
 
-var _ node.StateMachine = (*LogSM)(nil)
+var (
+	_ node.StateMachine = (*LogSM)(nil)
+	_ node.BatchApplier = (*LogSM)(nil)
+)
 
 // Apply implements node.StateMachine. It waits while the machine is blocked.
 func (s *LogSM) Apply(index uint64, cmd []byte) []byte {
@@ -40,6 +44,26 @@ func (s *LogSM) Apply(index uint64, cmd []byte) []byte {
 	s.cmds = append(s.cmds, string(cmd))
 	s.lastIndex = index
 	return binary.AppendUvarint(nil, uint64(len(s.cmds)))
+}
+
+// ApplyBatch implements node.BatchApplier: the commands one by one, as Apply
+// does, noting the largest batch.
+func (s *LogSM) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
+	out := make([][]byte, len(cmds))
+	for i, c := range cmds {
+		out[i] = s.Apply(index, c)
+	}
+	s.mu.Lock()
+	s.maxBatch = max(s.maxBatch, len(cmds))
+	s.mu.Unlock()
+	return out
+}
+
+// MaxBatch returns the most commands applied by one ApplyBatch call.
+func (s *LogSM) MaxBatch() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxBatch
 }
 
 // Snapshot implements node.StateMachine.

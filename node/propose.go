@@ -1,0 +1,176 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// proposer puts the commands proposed on this node (by local callers and
+// by followers' forward streams) into the raft log, several per entry.
+//
+// One goroutine hands entries to raft. raft takes the next one only when
+// its leader loop comes around, after it has written the previous batch to
+// disk, so the commands that arrive meanwhile queue up here and go out
+// together: group commit, paced by the disk and the leader loop, with no
+// timer. A command alone in the queue goes out as its plain envelope.
+type proposer struct {
+	raft     *raft.Raft
+	timeout  time.Duration // raft's enqueue timeout for one entry
+	stopping <-chan struct{}
+
+	mu    sync.Mutex
+	queue []*proposal
+	kick  chan struct{} // holds a token while the queue may be non-empty
+}
+
+// proposal is one command waiting for its outcome.
+type proposal struct {
+	entry []byte // the encoded envelope
+	done  chan struct{}
+	res   Result
+	err   error
+}
+
+func newProposal(entry []byte) *proposal {
+	return &proposal{entry: entry, done: make(chan struct{})}
+}
+
+func (p *proposal) finish(res Result, err error) {
+	p.res, p.err = res, err
+	close(p.done)
+}
+
+// wait returns the proposal's outcome. When ctx ends first the command may
+// still commit, so the error matches ErrUnknownOutcome.
+func (p *proposal) wait(ctx context.Context, stopping <-chan struct{}) (Result, error) {
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
+	case <-stopping:
+		return Result{}, ErrShutdown
+	}
+}
+
+func newProposer(r *raft.Raft, timeout time.Duration, stopping <-chan struct{}) *proposer {
+	return &proposer{raft: r, timeout: timeout, stopping: stopping, kick: make(chan struct{}, 1)}
+}
+
+// submit queues proposals, in order; their outcomes arrive on each one.
+func (p *proposer) submit(ps ...*proposal) {
+	p.mu.Lock()
+	p.queue = append(p.queue, ps...)
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run hands queued proposals to raft until the node stops.
+func (p *proposer) run() {
+	for {
+		select {
+		case <-p.kick:
+		case <-p.stopping:
+			p.failQueued(ErrShutdown)
+			return
+		}
+		for batch := p.take(); len(batch) > 0; batch = p.take() {
+			p.propose(batch)
+		}
+	}
+}
+
+// take removes the next batch from the queue: up to maxBatchCommands
+// commands and maxBatchBytes of entry, and at least one command.
+func (p *proposer) take() []*proposal {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, size := 0, 0
+	for n < len(p.queue) && n < maxBatchCommands {
+		size += len(p.queue[n].entry) + binary.MaxVarintLen64
+		if n > 0 && size > maxBatchBytes {
+			break
+		}
+		n++
+	}
+	batch := make([]*proposal, n)
+	copy(batch, p.queue)
+	rest := copy(p.queue, p.queue[n:])
+	clear(p.queue[rest:])
+	p.queue = p.queue[:rest]
+	return batch
+}
+
+// propose appends one entry for batch and answers its proposals when raft
+// answers the entry.
+func (p *proposer) propose(batch []*proposal) {
+	var entry []byte
+	if len(batch) == 1 {
+		entry = batch[0].entry
+	} else {
+		envs := make([][]byte, len(batch))
+		for i, b := range batch {
+			envs[i] = b.entry
+		}
+		entry = encodeBatch(envs)
+	}
+	f := p.raft.Apply(entry, p.timeout)
+	go p.complete(f, batch)
+}
+
+func (p *proposer) complete(f raft.ApplyFuture, batch []*proposal) {
+	if err := waitFuture(context.Background(), f, p.stopping); err != nil {
+		err = mapRaftError(err)
+		for _, b := range batch {
+			b.finish(Result{}, err)
+		}
+		return
+	}
+	index := f.Index()
+	switch r := f.Response().(type) {
+	case applyResult:
+		if len(batch) == 1 {
+			batch[0].finish(Result{Index: index, Data: r.data}, r.err)
+			return
+		}
+		// The whole entry failed to apply (it could not be decoded).
+		for _, b := range batch {
+			b.finish(Result{Index: index}, r.err)
+		}
+	case []applyResult:
+		if len(r) != len(batch) {
+			err := fmt.Errorf("entry %d applied %d commands, %d were proposed", index, len(r), len(batch))
+			for _, b := range batch {
+				b.finish(Result{Index: index}, err)
+			}
+			return
+		}
+		for i, b := range batch {
+			b.finish(Result{Index: index, Data: r[i].data}, r[i].err)
+		}
+	default:
+		err := fmt.Errorf("unexpected apply response %T", f.Response())
+		for _, b := range batch {
+			b.finish(Result{}, err)
+		}
+	}
+}
+
+// failQueued answers every proposal still queued with err.
+func (p *proposer) failQueued(err error) {
+	p.mu.Lock()
+	queued := p.queue
+	p.queue = nil
+	p.mu.Unlock()
+	for _, b := range queued {
+		b.finish(Result{}, err)
+	}
+}
