@@ -9,7 +9,6 @@ import (
 	"time"
 
 	gometrics "github.com/hashicorp/go-metrics"
-	gmprom "github.com/hashicorp/go-metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -120,25 +119,30 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // EnableRaftMetrics bridges the metrics hashicorp/raft and raft-wal emit
 // through go-metrics (commit and apply latencies, replication, FSM timings,
 // ...) into reg, under the "concord_" prefix, e.g. concord_raft_commitTime.
-// go-metrics keeps one global sink per process, so call it once, from main;
-// an embedding program that already set up go-metrics should not call it.
+// Series not updated for a minute are dropped. go-metrics keeps one global
+// sink per process, so call it once, from main; an embedding program that
+// already set up go-metrics should not call it.
 func EnableRaftMetrics(reg prometheus.Registerer) error {
-	sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{
-		Registerer: reg,
-		Expiration: time.Minute,
-		Name:       "concord_raft_sink",
-	})
-	if err != nil {
+	sink := newRaftSink("concord", "concord_raft_sink", time.Minute)
+	if err := reg.Register(sink); err != nil {
 		return fmt.Errorf("raft metrics: %w", err)
 	}
-	conf := gometrics.DefaultConfig("concord")
-	conf.EnableHostname = false
-	conf.EnableRuntimeMetrics = false // the Go collector already exports them
-	conf.EnableServiceLabel = false
-	if _, err := gometrics.NewGlobal(conf, sink); err != nil {
+	if _, err := gometrics.NewGlobal(raftMetricsConfig(), sink); err != nil {
 		return fmt.Errorf("raft metrics: %w", err)
 	}
 	return nil
+}
+
+// raftMetricsConfig configures go-metrics for a raftSink: no hostname,
+// runtime metrics (the Go collector exports them) or service name, as the
+// sink adds "concord" itself; go-metrics would copy the key on every call
+// to prepend it.
+func raftMetricsConfig() *gometrics.Config {
+	conf := gometrics.DefaultConfig("")
+	conf.EnableHostname = false
+	conf.EnableRuntimeMetrics = false
+	conf.EnableServiceLabel = false
+	return conf
 }
 
 // slogPrinter adapts a slog.Logger to promhttp's ErrorLog.
