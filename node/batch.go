@@ -25,6 +25,13 @@ const (
 	// maxBatchBytes bounds the encoded entry; a single larger command still
 	// goes alone.
 	maxBatchBytes = 1 << 20
+	// maxEntriesInFlight is how many entries the proposer has in raft at a
+	// time. In A/B runs against the code before batching (64 / 256 client
+	// puts), one gave +23% / +55% throughput and -24% / -36% CPU per put,
+	// two +12% / +9%, and no limit -16% / +3%: without a limit the next
+	// entry is formed, and waits, while the previous one is still being
+	// written.
+	maxEntriesInFlight = 1
 )
 
 // encodeBatch encodes envelopes as one typeBatch entry.

@@ -192,9 +192,9 @@ func (n *Node) raftConfig() *raft.Config {
 	c.SnapshotInterval = n.cfg.SnapshotInterval
 	c.TrailingLogs = n.cfg.TrailingLogs
 	c.MaxAppendEntries = n.cfg.MaxAppendEntries
-	// An unbuffered apply channel makes raft.Apply wait for the leader loop,
-	// which is what lets the proposer collect the commands that arrive
-	// during a disk write into the next entry (see proposer).
+	// The proposer is raft.Apply's only caller for commands and batches
+	// them itself, so raft's own apply channel buffer would only hold a
+	// barrier or two.
 	c.BatchApplyCh = false
 	c.Logger = newHCLog(n.logger, "raft")
 	return c

@@ -13,11 +13,13 @@ import (
 // proposer puts the commands proposed on this node (by local callers and
 // by followers' forward streams) into the raft log, several per entry.
 //
-// One goroutine hands entries to raft. raft takes the next one only when
-// its leader loop comes around, after it has written the previous batch to
-// disk, so the commands that arrive meanwhile queue up here and go out
-// together: group commit, paced by the disk and the leader loop, with no
-// timer. A command alone in the queue goes out as its plain envelope.
+// One goroutine hands entries to raft, and only maxEntriesInFlight of them
+// at a time: the commands that arrive while an entry is being written,
+// replicated and applied queue up here and go out together in the next one.
+// This is group commit paced by the cluster itself, with no timer: an idle
+// node proposes a lone command at once (as its plain envelope), and a busy
+// one writes, sends and applies a few large entries instead of many small
+// ones, which is most of the CPU a command costs.
 type proposer struct {
 	raft     *raft.Raft
 	timeout  time.Duration // raft's enqueue timeout for one entry
@@ -26,6 +28,9 @@ type proposer struct {
 	mu    sync.Mutex
 	queue []*proposal
 	kick  chan struct{} // holds a token while the queue may be non-empty
+
+	// inFlight holds a token per entry proposed and not yet answered.
+	inFlight chan struct{}
 }
 
 // proposal is one command waiting for its outcome.
@@ -59,7 +64,8 @@ func (p *proposal) wait(ctx context.Context, stopping <-chan struct{}) (Result, 
 }
 
 func newProposer(r *raft.Raft, timeout time.Duration, stopping <-chan struct{}) *proposer {
-	return &proposer{raft: r, timeout: timeout, stopping: stopping, kick: make(chan struct{}, 1)}
+	return &proposer{raft: r, timeout: timeout, stopping: stopping, kick: make(chan struct{}, 1),
+		inFlight: make(chan struct{}, maxEntriesInFlight)}
 }
 
 // submit queues proposals, in order; their outcomes arrive on each one.
@@ -82,7 +88,18 @@ func (p *proposer) run() {
 			p.failQueued(ErrShutdown)
 			return
 		}
-		for batch := p.take(); len(batch) > 0; batch = p.take() {
+		for {
+			select {
+			case p.inFlight <- struct{}{}:
+			case <-p.stopping:
+				p.failQueued(ErrShutdown)
+				return
+			}
+			batch := p.take()
+			if len(batch) == 0 {
+				<-p.inFlight
+				break
+			}
 			p.propose(batch)
 		}
 	}
@@ -127,6 +144,7 @@ func (p *proposer) propose(batch []*proposal) {
 }
 
 func (p *proposer) complete(f raft.ApplyFuture, batch []*proposal) {
+	defer func() { <-p.inFlight }()
 	if err := waitFuture(context.Background(), f, p.stopping); err != nil {
 		err = mapRaftError(err)
 		for _, b := range batch {
