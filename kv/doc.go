@@ -7,11 +7,12 @@
 // The server turns a write into a command (EncodePut, EncodeDeleteRange,
 // EncodeTxn, EncodeCompact, EncodeLeaseGrant, EncodeLeaseRevoke,
 // EncodeLeaseCheckpoint), proposes it through node, and every member applies
-// it with Store.Apply in log order. The bytes Apply returns travel back to
-// the proposer, which decodes them with DecodeResult or ResultAs: a pb
-// response, or one of the sentinel errors of errors.go (ErrCompacted,
-// ErrFutureRev, ErrLeaseNotFound, ErrLeaseExists, ErrDuplicateKey,
-// ErrKeyNotFound, ...).
+// it with Store.Apply in log order (several commands carried by one entry
+// with Store.ApplyBatch, which is equivalent and cheaper). The bytes Apply
+// returns travel back to the proposer, which decodes them with DecodeResult
+// or ResultAs: a pb response, or one of the sentinel errors of errors.go
+// (ErrCompacted, ErrFutureRev, ErrLeaseNotFound, ErrLeaseExists,
+// ErrDuplicateKey, ErrKeyNotFound, ...).
 //
 // Reads (Range, ReadTxn, HashKV, LeaseTimeToLive, Leases, Rev, CompactRev)
 // and Watch go straight to the local Store, after whatever read barrier the

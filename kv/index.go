@@ -3,7 +3,6 @@ package kv
 import (
 	"sort"
 
-	"github.com/benbjohnson/immutable"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 )
 
@@ -12,11 +11,13 @@ import (
 // store; a reader loads the pointer once and has a consistent view for as long
 // as it likes, without locks. A snapshot is that same pointer.
 //
-// The key index is a benbjohnson/immutable SortedMap (a persistent B+tree)
-// from key to the key's versions. It was chosen over hashicorp's
-// go-immutable-radix by BenchmarkIndex* (index_bench_test.go): with 100k keys
-// a persistent put took 5.5µs vs 8.2µs, a 100-key range scan 1.3µs vs 6.3µs,
-// and 1M keys cost 57 vs 461 heap bytes per key.
+// The key index is a persistent B+tree (keyMap, keymap.go) from key to the
+// key's versions. It has the shape of benbjohnson/immutable's SortedMap,
+// which BenchmarkIndex* (index_bench_test.go) chose over hashicorp's
+// go-immutable-radix (with 100k keys a persistent put took 5.5µs vs 8.2µs,
+// a 100-key range scan 1.3µs vs 6.3µs, and 1M keys cost 57 vs 461 heap
+// bytes per key), plus transient maps so ApplyBatch pays one path copy per
+// node per batch instead of one per put.
 
 // rec is one stored version of a key: a put, or a tombstone (version 0) that
 // ends the key's current generation. Recs are immutable once published and
@@ -86,8 +87,6 @@ func (vs versions) latest() *rec {
 	return vs[len(vs)-1]
 }
 
-type keyMap = immutable.SortedMap[string, versions]
-
 type stringComparer struct{}
 
 func (stringComparer) Compare(a, b string) int {
@@ -111,8 +110,6 @@ func (int64Comparer) Compare(a, b int64) int {
 	}
 	return 0
 }
-
-func newKeyMap() *keyMap { return immutable.NewSortedMap[string, versions](stringComparer{}) }
 
 // state is one immutable version of the whole store. Never modify a state
 // that has been published; derive a new one (see writer).
@@ -203,7 +200,7 @@ func scan(keys *keyMap, s span, fn func(k string, vs versions) bool) {
 	if !s.open && s.end <= s.start {
 		return
 	}
-	it := keys.Iterator()
+	it := kmIter{root: keys.root} // on the stack: scan runs for every read
 	it.Seek(s.start)
 	for !it.Done() {
 		k, vs, _ := it.Next()

@@ -133,7 +133,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 	if d.err != nil || st.rev < 1 || st.compactRev < 0 || st.compactRev > st.rev {
 		return nil, d.fail("bad header")
 	}
-	b := &restorer{st: st, keys: immutable.NewSortedMapBuilder[string, versions](stringComparer{}),
+	b := &restorer{st: st, keys: newKeyMap().transient(),
 		leases: immutable.NewSortedMapBuilder[int64, *lease](int64Comparer{})}
 	for {
 		tb := d.bytes(1)
@@ -165,7 +165,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 // the rest of the package relies on.
 type restorer struct {
 	st      *state
-	keys    *immutable.SortedMapBuilder[string, versions]
+	keys    *keyMap // transient until finish
 	leases  *immutable.SortedMapBuilder[int64, *lease]
 	lastKey string
 	nBase   int
@@ -231,7 +231,8 @@ func (b *restorer) finish(d *decoder) (*state, error) {
 		return nil, d.fail("log ends at %d, header says %d", b.lastRev, b.st.rev)
 	}
 	st := b.st
-	st.keys = b.keys.Map()
+	b.keys.freeze()
+	st.keys = b.keys
 	leases := b.leases.Map()
 	attached := map[int64]*immutable.SortedMapBuilder[string, struct{}]{}
 	it := st.keys.Iterator()

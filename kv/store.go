@@ -30,10 +30,10 @@ type Options struct {
 
 // Store is the kv state machine. It implements node.StateMachine.
 //
-// Apply, Snapshot and Restore must be called from one goroutine at a time
-// (node does); every read method and Watch may be called concurrently with
-// them and with each other. Reads never wait for apply: each read loads the
-// current immutable state once and answers from it.
+// Apply, ApplyBatch, Snapshot and Restore must be called from one goroutine
+// at a time (node does); every read method and Watch may be called
+// concurrently with them and with each other. Reads never wait for apply:
+// each read loads the current immutable state once and answers from it.
 type Store struct {
 	opts   Options
 	cur    atomic.Pointer[state]

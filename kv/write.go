@@ -18,7 +18,8 @@ type change struct {
 // sub-revision (its position in changes). A command that changes nothing
 // leaves the revision alone. Compares and pre-checks read base; reads inside
 // a txn read the working state st and so see the txn's own earlier writes,
-// as in etcd.
+// as in etcd. Under ApplyBatch, base and st share one transient key index
+// that writes change in place: read base.keys only before the first write.
 type writer struct {
 	base     *state
 	st       state
