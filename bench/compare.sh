@@ -8,11 +8,18 @@
 #
 # Builds concord from this checkout and installs etcd from Debian
 # (etcd-server, /usr/bin/etcd) if it is missing. Every process it starts is
-# stopped when it ends, also on Ctrl-C.
+# stopped when it ends, also on Ctrl-C. With --baseline-concord BIN the
+# baseline is that concord build instead of etcd (bench/ab.sh A/Bs two git
+# revisions that way) and etcd is not needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v etcd >/dev/null 2>&1; then
+baseline_concord=""
+for a in "$@"; do
+	case "$a" in --baseline-concord | --baseline-concord=*) baseline_concord=1 ;; esac
+done
+etcd_flag=()
+if [ -z "$baseline_concord" ] && ! command -v etcd >/dev/null 2>&1; then
 	echo "compare: etcd not found; installing Debian's etcd-server" >&2
 	sudo=""
 	if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
@@ -21,6 +28,9 @@ if ! command -v etcd >/dev/null 2>&1; then
 	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
 		$sudo systemctl stop etcd || true
 	fi
+fi
+if [ -z "$baseline_concord" ]; then
+	etcd_flag=(--etcd "$(command -v etcd)")
 fi
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/concord-compare.XXXXXX")"
@@ -38,6 +48,6 @@ trap 'exit 130' INT TERM
 echo "compare: building concord" >&2
 CGO_ENABLED=0 go build -trimpath -o "$tmp/concord" ./cmd/concord
 
-"$tmp/concord" bench compare --concord "$tmp/concord" --etcd "$(command -v etcd)" --work-dir "$tmp/work" "$@" &
+"$tmp/concord" bench compare --concord "$tmp/concord" ${etcd_flag[@]+"${etcd_flag[@]}"} --work-dir "$tmp/work" "$@" &
 pid=$!
 wait "$pid"

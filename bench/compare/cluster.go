@@ -18,7 +18,7 @@ import (
 
 // cluster is three member processes of one kind (etcd or concord).
 type cluster struct {
-	kind       string // "etcd" or "concord"
+	kind       string // ClusterEtcd, ClusterConcord or ClusterBaseline
 	procs      []*exec.Cmd
 	endpoints  []string
 	pprofAddrs []string // concord with profiling only

@@ -7,6 +7,10 @@
 // the report gives per workload the median over repetitions of each figure
 // and the concord/etcd ratio. Only same-run ratios mean anything on a
 // shared, noisy machine.
+//
+// With Config.BaselineConcordBin set, the baseline is a second concord
+// build instead of etcd (an A/B of two builds, bench/ab.sh): everything else
+// is the same, and the report names the baseline by Config.BaselineLabel.
 package compare
 
 import (
@@ -31,7 +35,7 @@ import (
 // Config is one comparison.
 type Config struct {
 	ConcordBin string // the concord binary to run as members
-	EtcdBin    string // etcd (Debian's etcd-server provides /usr/bin/etcd)
+	EtcdBin    string // etcd (Debian's etcd-server provides /usr/bin/etcd); unused with BaselineConcordBin
 	WorkDir    string // data dirs and member logs go under it
 	Quick      bool   // one repetition of short runs and a smaller memory check (~3 minutes)
 	Reps       int    // repetitions (default 3; 1 with Quick)
@@ -40,6 +44,13 @@ type Config struct {
 	MemKeys    int // keys loaded for the memory check (default 1M; 100k with Quick; <0 skips)
 	// Only restricts the workloads to these names (default: all).
 	Only []string
+	// BaselineConcordBin, if set, is a concord binary whose three-member
+	// cluster is the baseline instead of etcd; ratios are then
+	// ConcordBin/BaselineConcordBin.
+	BaselineConcordBin string
+	// BaselineLabel names the baseline concord build in the report
+	// (default "baseline"); only with BaselineConcordBin.
+	BaselineLabel string
 	// ProfileDir, if set, also profiles a concord cluster under the 64-client
 	// put load and writes the profiles there.
 	ProfileDir string
@@ -76,7 +87,28 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+	if c.BaselineConcordBin != "" && c.BaselineLabel == "" {
+		c.BaselineLabel = ClusterBaseline
+	}
 }
+
+// Validate reports flag combinations that cannot work.
+func (c *Config) Validate() error {
+	if c.BaselineLabel != "" && c.BaselineConcordBin == "" {
+		return errors.New("a baseline label needs a baseline concord binary")
+	}
+	if c.BaselineLabel == ClusterConcord {
+		return fmt.Errorf("baseline label %q would name both clusters the same", c.BaselineLabel)
+	}
+	return nil
+}
+
+// Cluster keys: Run.Cluster and the keys of Results' per-cluster maps.
+const (
+	ClusterEtcd     = "etcd"
+	ClusterConcord  = "concord"  // Config.ConcordBin
+	ClusterBaseline = "baseline" // Config.BaselineConcordBin
+)
 
 // Workload is one line of the comparison.
 type Workload struct {
@@ -143,14 +175,39 @@ type Results struct {
 	MemoryHWM  map[string][]float64 `json:"memory_hwm_mib,omitempty"`
 	MemoryAnon map[string][]float64 `json:"memory_rss_anon_mib,omitempty"`
 	MemKeys    int                  `json:"memory_keys,omitempty"`
-	Workloads  []Workload           `json:"-"`
+	// BaselineLabel is Config.BaselineLabel: when set, the baseline is a
+	// second concord build whose runs and map entries are under the key
+	// ClusterBaseline, and the report calls it by this label.
+	BaselineLabel string     `json:"baseline_label,omitempty"`
+	Workloads     []Workload `json:"-"`
+}
+
+// baselineKey is the key of the baseline cluster: ClusterEtcd, or
+// ClusterBaseline when it is a concord build.
+func (r *Results) baselineKey() string {
+	if r.BaselineLabel != "" {
+		return ClusterBaseline
+	}
+	return ClusterEtcd
+}
+
+// name is the name printed for a cluster key.
+func (r *Results) name(key string) string {
+	if key == ClusterBaseline {
+		return r.BaselineLabel
+	}
+	return key
 }
 
 // Compare runs the comparison and writes the table to out.
 func Compare(ctx context.Context, cfg Config, out io.Writer) (*Results, error) {
 	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Versions: versions(cfg), PeakRSSMiB: map[string]float64{},
-		Config: map[string]string{"reps": fmt.Sprint(cfg.Reps), "duration": cfg.Duration.String(), "warmup": cfg.Warmup.String()}}
+		Config:        map[string]string{"reps": fmt.Sprint(cfg.Reps), "duration": cfg.Duration.String(), "warmup": cfg.Warmup.String()},
+		BaselineLabel: cfg.BaselineLabel}
 	res.Host, _ = os.Hostname()
 	for _, w := range Workloads() {
 		if len(cfg.Only) == 0 || slices.Contains(cfg.Only, w.Name) {
@@ -187,15 +244,16 @@ func logf(cfg Config, format string, args ...any) {
 	fmt.Fprintf(cfg.Log, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-// startBoth starts etcd and concord with data under dir/name.
-func startBoth(ctx context.Context, cfg Config, dir string) (map[string]*cluster, func(), error) {
+// startBoth starts the baseline (etcd or a concord build) and concord with
+// data under dir/key.
+func startBoth(ctx context.Context, cfg Config, res *Results, dir string) (map[string]*cluster, func(), error) {
 	clusters := map[string]*cluster{}
 	stop := func() {
 		for _, c := range clusters {
 			c.stop()
 		}
 	}
-	for _, kind := range []string{"etcd", "concord"} {
+	for _, kind := range []string{res.baselineKey(), ClusterConcord} {
 		d := filepath.Join(dir, kind)
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			stop()
@@ -203,9 +261,15 @@ func startBoth(ctx context.Context, cfg Config, dir string) (map[string]*cluster
 		}
 		var c *cluster
 		var err error
-		if kind == "etcd" {
+		switch kind {
+		case ClusterEtcd:
 			c, err = startEtcd(cfg.EtcdBin, d)
-		} else {
+		case ClusterBaseline:
+			c, err = startConcord(cfg.BaselineConcordBin, d, false)
+			if c != nil {
+				c.kind = ClusterBaseline
+			}
+		default:
 			c, err = startConcord(cfg.ConcordBin, d, false)
 		}
 		if err != nil {
@@ -217,22 +281,22 @@ func startBoth(ctx context.Context, cfg Config, dir string) (map[string]*cluster
 			stop()
 			return nil, nil, err
 		}
-		logf(cfg, "%s: three members ready at %s (data in %s)", kind, strings.Join(c.endpoints, ","), d)
+		logf(cfg, "%s: three members ready at %s (data in %s)", res.name(kind), strings.Join(c.endpoints, ","), d)
 	}
 	return clusters, stop, nil
 }
 
 func compareWorkloads(ctx context.Context, cfg Config, res *Results) error {
-	clusters, stop, err := startBoth(ctx, cfg, filepath.Join(cfg.WorkDir, "workloads"))
+	clusters, stop, err := startBoth(ctx, cfg, res, filepath.Join(cfg.WorkDir, "workloads"))
 	if err != nil {
 		return err
 	}
 	defer stop()
 	for rep := range cfg.Reps {
 		for wi, w := range res.Workloads {
-			order := []string{"etcd", "concord"}
+			order := []string{res.baselineKey(), ClusterConcord}
 			if (rep+wi)%2 == 1 {
-				order = []string{"concord", "etcd"}
+				slices.Reverse(order)
 			}
 			for _, kind := range order {
 				if err := ctx.Err(); err != nil {
@@ -244,7 +308,7 @@ func compareWorkloads(ctx context.Context, cfg Config, res *Results) error {
 				}
 				res.Runs = append(res.Runs, run)
 				if run.Err != "" {
-					logf(cfg, "rep %d/%d %-11s %-7s FAILED: %s", rep+1, cfg.Reps, w.Name, kind, run.Err)
+					logf(cfg, "rep %d/%d %-11s %-7s FAILED: %s", rep+1, cfg.Reps, w.Name, res.name(kind), run.Err)
 					continue
 				}
 				r := run.Report
@@ -260,7 +324,7 @@ func compareWorkloads(ctx context.Context, cfg Config, res *Results) error {
 					}
 				}
 				logf(cfg, "rep %d/%d %-11s %-7s %8.0f ops/s  p50 %7.2fms  p99 %7.2fms  errors %d  cpu %.1fs%s",
-					rep+1, cfg.Reps, w.Name, kind, r.Throughput, lat.P50, lat.P99, r.Errors, run.CPUSeconds, where)
+					rep+1, cfg.Reps, w.Name, res.name(kind), r.Throughput, lat.P50, lat.P99, r.Errors, run.CPUSeconds, where)
 			}
 		}
 	}
@@ -316,22 +380,23 @@ func runOne(ctx context.Context, cfg Config, c *cluster, w Workload, rep int) Ru
 // memoryCheck loads MemKeys keys of 256 bytes into fresh clusters and
 // records each member's RSS.
 func memoryCheck(ctx context.Context, cfg Config, res *Results) error {
-	clusters, stop, err := startBoth(ctx, cfg, filepath.Join(cfg.WorkDir, "memory"))
+	clusters, stop, err := startBoth(ctx, cfg, res, filepath.Join(cfg.WorkDir, "memory"))
 	if err != nil {
 		return err
 	}
 	defer stop()
 	res.Memory, res.MemoryHWM, res.MemoryAnon, res.MemKeys = map[string][]float64{}, map[string][]float64{}, map[string][]float64{}, cfg.MemKeys
-	for _, kind := range []string{"etcd", "concord"} {
+	for _, kind := range []string{res.baselineKey(), ClusterConcord} {
 		c := clusters[kind]
-		logf(cfg, "memory: loading %d keys of 256 bytes into %s", cfg.MemKeys, kind)
+		name := res.name(kind)
+		logf(cfg, "memory: loading %d keys of 256 bytes into %s", cfg.MemKeys, name)
 		r, err := bench.Run(ctx, bench.Config{Workload: bench.Fill, Endpoints: c.endpoints, Clients: 32,
 			KeySpace: cfg.MemKeys, Batch: 100, Prefix: "mem/", Timeout: 30 * time.Second})
 		if err != nil {
-			return fmt.Errorf("memory load into %s: %w", kind, err)
+			return fmt.Errorf("memory load into %s: %w", name, err)
 		}
 		if r.Errors > 0 {
-			return fmt.Errorf("memory load into %s: %d errors: %v", kind, r.Errors, r.ErrorsByKind)
+			return fmt.Errorf("memory load into %s: %d errors: %v", name, r.Errors, r.ErrorsByKind)
 		}
 		// Let the members settle (Go returns freed memory lazily; etcd
 		// flushes its batch) before reading RSS.
@@ -341,7 +406,7 @@ func memoryCheck(ctx context.Context, cfg Config, res *Results) error {
 		case <-time.After(5 * time.Second):
 		}
 		res.Memory[kind], res.MemoryHWM[kind], res.MemoryAnon[kind] = c.mem()
-		logf(cfg, "memory: %s RSS per member %s MiB (anonymous %s, peak %s), loaded in %.1fs", kind,
+		logf(cfg, "memory: %s RSS per member %s MiB (anonymous %s, peak %s), loaded in %.1fs", name,
 			fmtList(res.Memory[kind]), fmtList(res.MemoryAnon[kind]), fmtList(res.MemoryHWM[kind]), r.Seconds)
 	}
 	return nil
@@ -357,11 +422,15 @@ func fmtList(v []float64) string {
 
 func versions(cfg Config) map[string]string {
 	v := map[string]string{"go (bench)": runtime.Version()}
-	if out, err := exec.Command(cfg.EtcdBin, "--version").Output(); err == nil {
-		v["etcd"] = strings.Join(strings.Fields(string(out)), " ")
+	if cfg.BaselineConcordBin == "" {
+		if out, err := exec.Command(cfg.EtcdBin, "--version").Output(); err == nil {
+			v[ClusterEtcd] = strings.Join(strings.Fields(string(out)), " ")
+		}
+	} else if out, err := exec.Command(cfg.BaselineConcordBin, "version").Output(); err == nil {
+		v[ClusterBaseline] = strings.TrimSpace(string(out))
 	}
 	if out, err := exec.Command(cfg.ConcordBin, "version").Output(); err == nil {
-		v["concord"] = strings.TrimSpace(string(out))
+		v[ClusterConcord] = strings.TrimSpace(string(out))
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {

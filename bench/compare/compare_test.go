@@ -2,6 +2,8 @@ package compare
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -85,5 +87,117 @@ func TestRotate(t *testing.T) {
 	}
 	if strings.Join(eps, "") != "abc" {
 		t.Error("rotate changed its input")
+	}
+}
+
+// sampleResults is a finished comparison of put-64 against the baseline
+// cluster key base, with a memory check.
+func sampleResults(base string) *Results {
+	runs := []Run{
+		run(base, 1000, 40, 10, 20000), run(base, 3000, 20, 10, 10000), run(base, 2000, 30, 10, 10000),
+		run(ClusterConcord, 4000, 10, 2, 40000), run(ClusterConcord, 6000, 30, 2, 40000), run(ClusterConcord, 5000, 20, 2, 40000),
+	}
+	return &Results{Runs: runs, Workloads: []Workload{{Name: "put-64", Label: "put, 64 clients"}},
+		Config:     map[string]string{"reps": "3", "duration": "10s", "warmup": "2s"},
+		Versions:   map[string]string{ClusterConcord: "concord dev 222222222222", base: "concord dev 111111111111"},
+		PeakRSSMiB: map[string]float64{base: 90, ClusterConcord: 50},
+		Memory:     map[string][]float64{base: {100, 110, 120}, ClusterConcord: {50, 55, 60}},
+		MemoryHWM:  map[string][]float64{base: {1, 2, 3}, ClusterConcord: {4, 5, 6}},
+		MemoryAnon: map[string][]float64{base: {40, 40, 40}, ClusterConcord: {30, 30, 30}}, MemKeys: 1000}
+}
+
+// The etcd comparison's table stays byte for byte what it was before the
+// baseline could be a concord build (testdata/table-etcd.md was written by
+// the code before that change).
+func TestTableEtcdUnchanged(t *testing.T) {
+	want, err := os.ReadFile("testdata/table-etcd.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := sampleResults(ClusterEtcd)
+	var b bytes.Buffer
+	if err := WriteTable(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("etcd table changed:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// With a baseline concord build, the table and the JSON name it by its
+// label (or the key "baseline"), never "etcd", and the ratios are
+// concord/baseline.
+func TestBaselineConcordLabels(t *testing.T) {
+	res := sampleResults(ClusterBaseline)
+	res.BaselineLabel = "a8d365b"
+	var b bytes.Buffer
+	if err := WriteTable(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	table := b.String()
+	for _, want := range []string{
+		"concord vs baseline concord build a8d365b, three members each",
+		"ratio = concord/a8d365b.",
+		"Builds: concord = concord dev 222222222222; a8d365b = concord dev 111111111111.",
+		"| workload | a8d365b ops/s | concord ops/s | ratio | a8d365b p50 ms |",
+		"| errors a8d365b/concord |",
+		"| put, 64 clients | 2000 | 5000 | 2.50 | 15.00 | 10.00 | 30.00 | 20.00 | 0.67 | 10.00 | 0.50 | 0.05 | 0/0 |",
+		"a8d365b 90 MiB, concord 50 MiB",
+		"| member | a8d365b RSS | concord RSS |",
+		"| 2 | 110 | 55 | 0.50 | 40 | 30 | 0.75 | 2 | 5 |",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if strings.Contains(table, "etcd") {
+		t.Errorf("baseline table mentions etcd:\n%s", table)
+	}
+
+	j, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		BaselineLabel string `json:"baseline_label"`
+		Runs          []struct{ Cluster string }
+		PeakRSS       map[string]float64 `json:"peak_rss_mib"`
+	}
+	if err := json.Unmarshal(j, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.BaselineLabel != "a8d365b" || got.Runs[0].Cluster != ClusterBaseline || got.PeakRSS[ClusterBaseline] != 90 {
+		t.Errorf("JSON %s", j)
+	}
+	if strings.Contains(string(j), "etcd") {
+		t.Errorf("baseline JSON mentions etcd: %s", j)
+	}
+	if j, _ := json.Marshal(sampleResults(ClusterEtcd)); strings.Contains(string(j), "baseline") {
+		t.Errorf("etcd JSON mentions a baseline: %s", j)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string // "" for valid
+	}{
+		{Config{}, ""},
+		{Config{BaselineConcordBin: "/a/concord"}, ""},
+		{Config{BaselineConcordBin: "/a/concord", BaselineLabel: "a8d365b"}, ""},
+		{Config{BaselineLabel: "a8d365b"}, "needs a baseline concord binary"},
+		{Config{BaselineConcordBin: "/a/concord", BaselineLabel: "concord"}, "both clusters the same"},
+	} {
+		cfg := tc.cfg
+		cfg.defaults()
+		err := cfg.Validate()
+		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: Validate() = %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	cfg := Config{BaselineConcordBin: "/a/concord"}
+	cfg.defaults()
+	if cfg.BaselineLabel != ClusterBaseline {
+		t.Errorf("default baseline label %q", cfg.BaselineLabel)
 	}
 }

@@ -40,38 +40,48 @@ func Summarize(runs []Run, workload, cluster string) Summary {
 	return s
 }
 
-func ratio(concord, etcd float64) string {
-	if etcd == 0 || concord == 0 {
+// ratio is concord/baseline, or "–" when either is missing.
+func ratio(concord, baseline float64) string {
+	if baseline == 0 || concord == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f", concord/etcd)
+	return fmt.Sprintf("%.2f", concord/baseline)
 }
 
-// WriteTable writes the comparison as Markdown tables.
+// WriteTable writes the comparison as Markdown tables. The baseline column
+// is etcd, or the baseline concord build named by res.BaselineLabel.
 func WriteTable(w io.Writer, res *Results) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	base, bn := res.baselineKey(), res.name(res.baselineKey())
 	if len(res.Workloads) > 0 {
-		p("concord vs etcd, three members each on loopback, fsync on, 256-byte values; medians of %s runs of %s (after %s warmup); ratio = concord/etcd.\n\n",
-			res.Config["reps"], res.Config["duration"], res.Config["warmup"])
-		p("| workload | etcd ops/s | concord ops/s | ratio | etcd p50 ms | concord p50 ms | etcd p99 ms | concord p99 ms | p99 ratio | etcd CPU s/10k ops | concord CPU s/10k ops | CPU ratio | errors etcd/concord |\n")
+		vs := bn
+		if res.BaselineLabel != "" {
+			vs = "baseline concord build " + bn
+		}
+		p("concord vs %s, three members each on loopback, fsync on, 256-byte values; medians of %s runs of %s (after %s warmup); ratio = concord/%s.\n\n",
+			vs, res.Config["reps"], res.Config["duration"], res.Config["warmup"], bn)
+		if res.BaselineLabel != "" {
+			p("Builds: concord = %s; %s = %s.\n\n", orUnknown(res.Versions[ClusterConcord]), bn, orUnknown(res.Versions[ClusterBaseline]))
+		}
+		p("| workload | %[1]s ops/s | concord ops/s | ratio | %[1]s p50 ms | concord p50 ms | %[1]s p99 ms | concord p99 ms | p99 ratio | %[1]s CPU s/10k ops | concord CPU s/10k ops | CPU ratio | errors %[1]s/concord |\n", bn)
 		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, wl := range res.Workloads {
-			e, c := Summarize(res.Runs, wl.Name, "etcd"), Summarize(res.Runs, wl.Name, "concord")
+			e, c := Summarize(res.Runs, wl.Name, base), Summarize(res.Runs, wl.Name, ClusterConcord)
 			p("| %s | %.0f | %.0f | %s | %.2f | %.2f | %.2f | %.2f | %s | %.2f | %.2f | %s | %d/%d |\n", wl.Label,
 				e.Throughput, c.Throughput, ratio(c.Throughput, e.Throughput),
 				e.P50, c.P50, e.P99, c.P99, ratio(c.P99, e.P99),
 				e.CPUPer10k, c.CPUPer10k, ratio(c.CPUPer10k, e.CPUPer10k), e.Errors, c.Errors)
 		}
-		p("\nPeak RSS over the workloads (VmHWM, largest member): etcd %.0f MiB, concord %.0f MiB.\n",
-			res.PeakRSSMiB["etcd"], res.PeakRSSMiB["concord"])
+		p("\nPeak RSS over the workloads (VmHWM, largest member): %s %.0f MiB, concord %.0f MiB.\n",
+			bn, res.PeakRSSMiB[base], res.PeakRSSMiB[ClusterConcord])
 	}
 	if len(res.Memory) > 0 {
 		p("\nMemory with %d keys of 256 bytes loaded (fresh clusters; RSS per member, MiB):\n\n", res.MemKeys)
-		p("| member | etcd RSS | concord RSS | ratio | etcd anon | concord anon | anon ratio | etcd peak | concord peak |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-		e, c := res.Memory["etcd"], res.Memory["concord"]
-		ea, ca := res.MemoryAnon["etcd"], res.MemoryAnon["concord"]
-		eh, ch := res.MemoryHWM["etcd"], res.MemoryHWM["concord"]
+		p("| member | %[1]s RSS | concord RSS | ratio | %[1]s anon | concord anon | anon ratio | %[1]s peak | concord peak |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n", bn)
+		e, c := res.Memory[base], res.Memory[ClusterConcord]
+		ea, ca := res.MemoryAnon[base], res.MemoryAnon[ClusterConcord]
+		eh, ch := res.MemoryHWM[base], res.MemoryHWM[ClusterConcord]
 		at := func(v []float64, i int) float64 {
 			if i < len(v) {
 				return v[i]
@@ -82,8 +92,19 @@ func WriteTable(w io.Writer, res *Results) error {
 			p("| %d | %.0f | %.0f | %s | %.0f | %.0f | %s | %.0f | %.0f |\n", i+1, e[i], c[i], ratio(c[i], e[i]),
 				at(ea, i), at(ca, i), ratio(at(ca, i), at(ea, i)), at(eh, i), at(ch, i))
 		}
-		p("\nRSS counts etcd's mmapped bbolt pages it touched (file-backed, reclaimable); anon is RssAnon (heap and stacks).\n")
+		if base == ClusterEtcd {
+			p("\nRSS counts etcd's mmapped bbolt pages it touched (file-backed, reclaimable); anon is RssAnon (heap and stacks).\n")
+		} else {
+			p("\nanon is RssAnon (heap and stacks); peak is VmHWM.\n")
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

@@ -22,7 +22,7 @@ func newBenchCompareCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "compare",
-		Short: "run concord and etcd side by side on loopback and compare them",
+		Short: "run concord and etcd (or another concord build) side by side on loopback and compare them",
 		Long: `Start a three-member etcd and a three-member concord on loopback, each member
 with its own data dir and fsync on, and run the same workloads against both,
 alternating, --reps times. Print per workload the medians (throughput, p50,
@@ -30,11 +30,22 @@ p99, CPU seconds of all three members per 10k operations) and the
 concord/etcd ratios, the peak RSS, and a memory check: RSS per member with
 --mem-keys keys of 256 bytes loaded into fresh clusters.
 
+With --baseline-concord BIN the baseline is a three-member concord run from
+BIN instead of etcd (etcd is then not needed), and the ratios are
+--concord/BIN: an A/B of two concord builds in the same run, on the same
+machine, alternating, which is the only comparison that means anything on a
+shared, noisy machine. The report calls the baseline --baseline-label
+(default "baseline"); in the JSON its runs are under the cluster key
+"baseline". bench/ab.sh builds two git revisions and runs this.
+
 Every process started is stopped at the end, also on Ctrl-C.
 bench/compare.sh builds concord, installs etcd (Debian's etcd-server) when
 it is missing, and runs this.`,
 		Example: `  concord bench compare --quick
-  concord bench compare --out bench-results --profile bench-results/profiles`,
+  concord bench compare --out bench-results --profile bench-results/profiles
+  concord bench compare --concord ./concord-new --baseline-concord ./concord-old --baseline-label old \
+      --reps 3 --duration 5s --only put-64,put-256 --mem-keys -1
+  bench/ab.sh HEAD~1 HEAD --reps 3 --duration 5s --only put-64,put-256 --mem-keys -1`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.ConcordBin == "" {
 				exe, err := os.Executable()
@@ -43,7 +54,16 @@ it is missing, and runs this.`,
 				}
 				cfg.ConcordBin = exe
 			}
-			if cfg.EtcdBin == "" {
+			if cfg.BaselineConcordBin != "" && cmd.Flags().Changed("etcd") {
+				return usagef("--etcd and --baseline-concord are exclusive: the baseline is etcd or a concord build")
+			}
+			if cmd.Flags().Changed("baseline-label") && cfg.BaselineConcordBin == "" {
+				return usagef("--baseline-label needs --baseline-concord")
+			}
+			if err := cfg.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			if cfg.EtcdBin == "" && cfg.BaselineConcordBin == "" {
 				p, err := exec.LookPath("etcd")
 				if err != nil {
 					return usagef("etcd not found in PATH; install it (apt-get install etcd-server) or give --etcd")
@@ -75,7 +95,11 @@ it is missing, and runs this.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.ConcordBin, "concord", "", "concord binary run as the members (default: this one)")
-	f.StringVar(&cfg.EtcdBin, "etcd", "", "etcd binary (default: etcd in PATH)")
+	f.StringVar(&cfg.EtcdBin, "etcd", "", "etcd binary (default: etcd in PATH); not with --baseline-concord")
+	f.StringVar(&cfg.BaselineConcordBin, "baseline-concord", "",
+		"run the concord binary `BIN` as the baseline cluster instead of etcd; ratios are then --concord/BIN (A/B of two builds; bench/ab.sh REV_A REV_B builds both and runs this)")
+	f.StringVar(&cfg.BaselineLabel, "baseline-label", "",
+		"call the --baseline-concord build `LABEL` in the table and log, e.g. its git revision (default \"baseline\")")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for data dirs and member logs (default: a temporary one, removed afterwards)")
 	f.BoolVar(&keep, "keep", false, "keep the temporary work dir")
 	f.BoolVar(&cfg.Quick, "quick", false, "one repetition of 5s runs and a 100k-key memory check (about 3 minutes)")

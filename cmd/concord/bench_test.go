@@ -23,6 +23,9 @@ func TestBenchFlagValidation(t *testing.T) {
 		{[]string{"bench", "watch", "--value-size", "4"}, "at least 8"},
 		{[]string{"bench", "put", "--read-ratio", "0.5"}, "unknown flag"},
 		{[]string{"bench", "put", "extra"}, "unknown command"},
+		{[]string{"bench", "compare", "--baseline-label", "old"}, "--baseline-label needs --baseline-concord"},
+		{[]string{"bench", "compare", "--baseline-concord", "/nonexistent/concord", "--etcd", "/usr/bin/etcd"}, "exclusive"},
+		{[]string{"bench", "compare", "--baseline-concord", "/nonexistent/concord", "--baseline-label", "concord"}, "both clusters the same"},
 	} {
 		var out, errb bytes.Buffer
 		code := execute(tc.args, &out, &errb)
