@@ -177,7 +177,7 @@ func (l *Log) append(buf []byte, offs []int64, first, last uint64) error {
 	seg, created := l.activeSegment(), false
 	if seg == nil || seg.size+int64(len(buf)) > l.opts.SegmentSize {
 		var err error
-		if seg, err = createSegment(l.dir, first); err != nil {
+		if seg, err = createSegment(l.dir, first, l.zerosAhead()); err != nil {
 			return fmt.Errorf("wal: new segment: %w", err)
 		}
 		created = true
@@ -207,6 +207,10 @@ func (l *Log) append(buf []byte, offs []int64, first, last uint64) error {
 	l.last = last
 	return nil
 }
+
+// zerosAhead is how far the active segment is extended ahead of its
+// records: never past a segment's size.
+func (l *Log) zerosAhead() int64 { return min(preallocChunk, l.opts.SegmentSize) }
 
 // activeSegment returns the segment appends go to, nil if there is none.
 func (l *Log) activeSegment() *segment {

@@ -142,7 +142,7 @@ func (l *Log) loadSegment(first uint64, last bool) error {
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
-	s := &segment{first: first, path: path, f: f, offs: sc.offs, size: sc.end}
+	s := &segment{first: first, path: path, f: f, offs: sc.offs, size: sc.end, alloc: int64(len(b)), ahead: l.zerosAhead()}
 	l.segs = append(l.segs, s)
 	if sc.torn {
 		l.logger.Warn("cutting a torn write off the log's end", "file", path, "offset", sc.end,

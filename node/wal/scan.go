@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/hashicorp/raft"
@@ -23,6 +24,13 @@ func scanSegment(path string, b []byte, first uint64, last bool) (scanned, error
 	for off := 0; off < len(b); {
 		n, err := checkRecord(b[off:])
 		if err != nil {
+			if allZero(b[off:]) {
+				// The zeros written ahead of the records (segment.write):
+				// the clean end. A crash can leave a batch that never
+				// returned entirely unwritten there, which is the same.
+				sc.end = int64(off)
+				return sc, nil
+			}
 			if last && !laterBatchFollows(b[off+1:], want) {
 				sc.end, sc.torn = int64(off), true
 				return sc, nil
@@ -42,6 +50,17 @@ func scanSegment(path string, b []byte, first uint64, last bool) (scanned, error
 		want++
 	}
 	return sc, nil
+}
+
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeroChunk))
+		if !bytes.Equal(b[:n], zeroChunk[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 // laterBatchFollows reports whether rest, the bytes after a bad record
