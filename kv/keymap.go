@@ -239,7 +239,7 @@ func (n *kmNode) set(key string, vs versions, own *kmOwner) (nn, split *kmNode, 
 			return nn, nil, old, true
 		}
 		nn = n.writable(own, 1)
-		nn.ents = slices.Insert(nn.ents, i, kmEntry{key, vs})
+		nn.ents = insertAt(nn.ents, i, kmEntry{key, vs})
 		if len(nn.ents) > kmMax {
 			h := len(nn.ents) / 2
 			split = &kmNode{own: own, ents: nn.ents[h:]}
@@ -259,7 +259,7 @@ func (n *kmNode) set(key string, vs versions, own *kmOwner) (nn, split *kmNode, 
 		nn.kids[i].min = key
 	}
 	if cs != nil {
-		nn.kids = slices.Insert(nn.kids, i+1, kmKid{cs.min(), cs})
+		nn.kids = insertAt(nn.kids, i+1, kmKid{cs.min(), cs})
 		if len(nn.kids) > kmMax {
 			h := len(nn.kids) / 2
 			split = &kmNode{own: own, kids: nn.kids[h:]}
@@ -300,4 +300,19 @@ func (n *kmNode) delete(key string, own *kmOwner) (nn *kmNode, old versions, fou
 		nn.kids[i] = kmKid{c.min(), c}
 	}
 	return nn, old, true
+}
+
+// insertAt inserts v at position i of s. A full s grows to exactly one more
+// element, not by append's doubling: a node owned by a batch keeps its array
+// once the batch is published, so spare capacity would stay unused for good
+// (up to half of the index's memory after a bulk load through ApplyBatch).
+func insertAt[T any](s []T, i int, v T) []T {
+	if len(s) < cap(s) {
+		return slices.Insert(s, i, v)
+	}
+	g := make([]T, len(s)+1)
+	copy(g, s[:i])
+	g[i] = v
+	copy(g[i+1:], s[i:])
+	return g
 }

@@ -154,3 +154,34 @@ func TestKeyMapDeepIterator(t *testing.T) {
 	}
 	checkKeyMap(t, r, deep, want)
 }
+
+// TestKeyMapBatchLeavesNoSpareCapacity loads keys through transient maps,
+// in ascending order as a bulk load does, and checks that no node keeps
+// unused array capacity once frozen: a published node's array is never
+// reused, so spare room would be memory lost for good.
+func TestKeyMapBatchLeavesNoSpareCapacity(t *testing.T) {
+	m := newKeyMap()
+	next := 0
+	for range 40 {
+		tm := m.transient()
+		for range 250 {
+			tm = tm.Set(fmt.Sprintf("key%07d", next), versions{})
+			next++
+		}
+		tm.freeze()
+		m = tm
+	}
+	var walk func(n *kmNode)
+	spare, nodes := 0, 0
+	walk = func(n *kmNode) {
+		nodes++
+		spare += cap(n.ents) - len(n.ents) + cap(n.kids) - len(n.kids)
+		for _, k := range n.kids {
+			walk(k.n)
+		}
+	}
+	walk(m.root)
+	if m.Len() != next || spare != 0 {
+		t.Fatalf("%d keys (want %d), %d spare slots in %d nodes", m.Len(), next, spare, nodes)
+	}
+}
