@@ -177,8 +177,12 @@ const (
 	// once replication pipelines.
 	maxRPCsInFlight = 4
 	// logCacheSize is how many recent log entries raft keeps in memory, so
-	// replication and apply read new entries without the log store.
-	logCacheSize = 512
+	// replication and apply read new entries without the log store. An
+	// entry is a batch of commands (up to maxBatchCommands and
+	// maxBatchBytes): 512 of them held ~300 MiB per member during a bulk
+	// load of 1M keys (RSS 1160 against 839 MiB with 64), and with one
+	// entry in flight replication only ever needs the last few.
+	logCacheSize = 64
 )
 
 func (n *Node) raftConfig() *raft.Config {
