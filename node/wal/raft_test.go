@@ -289,10 +289,11 @@ func TestRaftRestartCatchesUp(t *testing.T) {
 			waitSame(t, nodes, a, b, c)
 
 			s := follower.store
-			s.mu.Lock()
-			t.Logf("%s: %d head deletions, %d whole-log deletions", follower.id, s.headCuts, s.deleteAll)
+			s.mu.Lock() // raft's snapshot goroutine may still compact the log
+			headCuts, deleteAll := s.headCuts, s.deleteAll
 			s.mu.Unlock()
-			if tc.trailing < 100 && s.deleteAll == 0 {
+			t.Logf("%s: %d head deletions, %d whole-log deletions", follower.id, headCuts, deleteAll)
+			if tc.trailing < 100 && deleteAll == 0 {
 				t.Fatal("the follower caught up without a snapshot install")
 			}
 			// The restarted follower's log matches the leader's where both have entries.
