@@ -19,6 +19,7 @@ import (
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
 	"github.com/concord-db/concord/server/etcdapi"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	Snapshot server.SnapshotConfig
 	// Logger receives everything. Default: discard.
 	Logger *slog.Logger
+	// ExtraFaces are faces an embedding program adds after the built-in
+	// ones (faces.go); each needs a name of its own.
+	ExtraFaces []Face
 }
 
 // DefaultClientAddr is the client port's default address (etcd's).
@@ -69,6 +73,8 @@ type Agent struct {
 	Node   *node.Node
 	Store  *kv.Store
 	Server *server.Server
+	// Faces are the member's API faces beyond kv (faces.go), opened.
+	Faces []Face
 
 	cfg    Config
 	ln     net.Listener
@@ -136,6 +142,16 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 			os.Remove(f)
 		}
 	}
+	reg := server.NewRegistry()
+	opened, err := openFaces(cfg, n, reg)
+	if err != nil {
+		n.Crash()
+		return nil, err
+	}
+	exts := make([]server.Extension, len(opened))
+	for i, f := range opened {
+		exts[i] = f.Extension()
+	}
 	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
 		AutoCompaction: cfg.AutoCompaction, ProgressNotifyInterval: cfg.WatchProgressNotifyInterval,
 		// etcdctl snapshot save writes the same archive as concord snapshot save.
@@ -144,9 +160,11 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 			return err
 		}})
 	srv, err := server.New(server.Config{
-		Node:   n,
-		Logger: cfg.Logger,
-		KV:     api.KV(),
+		Node:       n,
+		Logger:     cfg.Logger,
+		Registry:   reg,
+		Extensions: exts,
+		KV:         api.KV(),
 		GRPCOptions: []grpc.ServerOption{
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxRecvMsgSize()),
 			// Reused handler goroutines keep their grown stacks: with a new
@@ -158,15 +176,23 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 	})
 	if err != nil {
 		n.Crash()
+		closeFaces(opened)
 		return nil, err
 	}
 	api.Register(srv.GRPC())
+	for _, f := range opened {
+		f.RegisterGRPC(srv.GRPC())
+	}
 	if err := n.Start(); err != nil {
+		closeFaces(opened)
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &Agent{Node: n, Store: store, Server: srv, cfg: cfg, ln: ln, api: api, cancel: cancel, served: make(chan error, 1)}
+	a := &Agent{Node: n, Store: store, Server: srv, Faces: opened, cfg: cfg, ln: ln, api: api, cancel: cancel, served: make(chan error, 1)}
 	go api.Run(ctx)
+	for _, f := range opened {
+		go f.Run(ctx)
+	}
 	go func() { a.served <- srv.Serve(ln) }()
 	return a, nil
 }
@@ -193,6 +219,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 	a.cancel()
 	errs = append(errs, a.Node.Shutdown())
 	a.Store.Close()
+	errs = append(errs, closeFaces(a.Faces))
 	return errors.Join(errs...)
 }
 
@@ -205,4 +232,52 @@ func (a *Agent) Crash() {
 	a.Server.Shutdown(ctx)
 	a.Node.Crash()
 	a.Store.Close()
+	closeFaces(a.Faces)
+}
+
+// openFaces opens the faces of cfg in order, each in its own directory
+// under the data dir. On error the faces already opened are closed.
+func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry) ([]Face, error) {
+	maxRequestBytes := cfg.Limits.MaxRequestBytes
+	if maxRequestBytes <= 0 {
+		maxRequestBytes = etcdapi.DefaultMaxRequestBytes
+	}
+	var opened []Face
+	for _, f := range faces(cfg) {
+		dir := filepath.Join(cfg.Node.DataDir, f.Name())
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			closeFaces(opened)
+			return nil, fmt.Errorf("%s: data dir: %w", f.Name(), err)
+		}
+		env := FaceEnv{Node: n, DataDir: dir, Logger: cfg.Logger.With("face", f.Name()), Registry: reg,
+			MaxRequestBytes: maxRequestBytes}
+		if err := f.Open(env); err != nil {
+			f.Close()
+			closeFaces(opened)
+			return nil, fmt.Errorf("open the %s face: %w", f.Name(), err)
+		}
+		opened = append(opened, f)
+	}
+	return opened, nil
+}
+
+// closeFaces closes faces in reverse order of opening.
+func closeFaces(fs []Face) error {
+	var errs []error
+	for i := len(fs) - 1; i >= 0; i-- {
+		if err := fs[i].Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the %s face: %w", fs[i].Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Face returns the member's face called name, or nil.
+func (a *Agent) Face(name string) Face {
+	for _, f := range a.Faces {
+		if f.Name() == name {
+			return f
+		}
+	}
+	return nil
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/concord-db/concord/node"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +28,9 @@ type StatusResponse struct {
 	Members          []MemberResponse `json:"members"`
 	// MembersError is set when the member list could not be read.
 	MembersError string `json:"members_error,omitempty"`
+	// Faces holds each API face's own status (the SQL database's size and
+	// applied index, the resource count, ...), keyed by face name.
+	Faces map[string]any `json:"faces,omitempty"`
 }
 
 // MemberResponse describes one member in GET /v1/status and GET /v1/members.
@@ -58,29 +63,32 @@ type OKResponse struct {
 // connections; tests may use it directly.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, h http.HandlerFunc) {
+	var patterns []string
+	route := func(pattern string, h http.Handler) {
+		patterns = append(patterns, pattern)
 		mux.Handle(pattern, s.metrics.instrument(pattern, h))
 	}
-	route("GET /healthz", s.healthz)
-	route("GET /readyz", s.readyz)
-	route("GET /v1/status", s.status)
-	route("GET /v1/members", s.listMembers)
-	route("POST /v1/members", s.addMember)
-	route("DELETE /v1/members/{id}", s.removeMember)
-	route("POST /v1/leader/transfer", s.transferLeader)
+	route("GET /healthz", http.HandlerFunc(s.healthz))
+	route("GET /readyz", http.HandlerFunc(s.readyz))
+	route("GET /v1/status", http.HandlerFunc(s.status))
+	route("GET /v1/members", http.HandlerFunc(s.listMembers))
+	route("POST /v1/members", http.HandlerFunc(s.addMember))
+	route("DELETE /v1/members/{id}", http.HandlerFunc(s.removeMember))
+	route("POST /v1/leader/transfer", http.HandlerFunc(s.transferLeader))
 	for pattern, h := range s.kvRoutes() {
 		route(pattern, h)
 	}
 	for pattern, h := range s.snapshotRoutes() {
 		route(pattern, h)
 	}
+	for _, ext := range s.cfg.Extensions {
+		for _, pattern := range slices.Sorted(maps.Keys(ext.Routes)) {
+			route(pattern, ext.Routes[pattern])
+		}
+	}
+	patterns = append(patterns, "GET /metrics")
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.cfg.Logger}}))
-	for path, allowed := range map[string]string{
-		"/healthz": "GET", "/readyz": "GET", "/v1/status": "GET", "/v1/members": "GET, POST",
-		"/v1/members/{id}": "DELETE", "/v1/leader/transfer": "POST", "/metrics": "GET",
-		"/v1/kv/{key...}": "GET, PUT, DELETE", "/v1/txn": "POST", "/v1/watch/{key...}": "GET",
-		"/v1/snapshot": "GET", "/v1/snapshot/restore": "POST",
-	} {
+	for path, allowed := range routeMethods(patterns) {
 		mux.HandleFunc(path, methodNotAllowed(allowed))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -145,6 +153,14 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		resp.Members = append(resp.Members, memberResponse(m))
 		if m.ID == st.LeaderID {
 			resp.LeaderClientAddr = m.ClientAddr
+		}
+	}
+	for _, ext := range s.cfg.Extensions {
+		if ext.Status != nil {
+			if resp.Faces == nil {
+				resp.Faces = map[string]any{}
+			}
+			resp.Faces[ext.Name] = ext.Status(r.Context())
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)

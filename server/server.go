@@ -66,6 +66,9 @@ type Config struct {
 	// Snapshots serves GET /v1/snapshot and POST /v1/snapshot/restore
 	// (server/snapshot.go). If nil those endpoints answer 404.
 	Snapshots *SnapshotConfig
+	// Extensions are the API faces' endpoints and status sections
+	// (server/extension.go).
+	Extensions []Extension
 }
 
 // Server is the client port. Create it with New, register gRPC services
