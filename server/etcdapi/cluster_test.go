@@ -143,6 +143,11 @@ func testCluster(t *testing.T, c *agenttest.Cluster) {
 			if len(ml.Members) != 3 {
 				t.Fatalf("member %d lists %d members", i, len(ml.Members))
 			}
+			// etcd's Cluster API sets no revision: membership is not
+			// part of the key-value history.
+			if ml.Header.Revision != 0 || ml.Header.ClusterId == 0 || ml.Header.MemberId == 0 {
+				t.Errorf("member %d: MemberList header %+v, want cluster and member id and no revision", i, ml.Header)
+			}
 			seen := map[string]bool{}
 			for _, m := range ml.Members {
 				seen[m.Name] = true

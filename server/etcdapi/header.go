@@ -12,3 +12,9 @@ func (a *API) header(h *pb.ResponseHeader) *pb.ResponseHeader {
 	h.RaftTerm = a.node.Term()
 	return h
 }
+
+// clusterHeader is the header of etcd's Cluster API responses, which carry
+// no revision: membership is not part of the key-value history.
+func (a *API) clusterHeader() *pb.ResponseHeader {
+	return a.header(&pb.ResponseHeader{})
+}
