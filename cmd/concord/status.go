@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/concord-db/concord/server"
@@ -52,6 +56,7 @@ func printStatus(w io.Writer, st server.StatusResponse) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printFaces(w, st.Faces)
 	fmt.Fprintln(w)
 	if st.MembersError != "" {
 		fmt.Fprintf(w, "members: %s\n", st.MembersError)
@@ -69,6 +74,42 @@ func printMembers(w io.Writer, ms []server.MemberResponse) error {
 			m.Voter, m.Leader, m.Reachable, m.State, m.Term, m.AppliedIndex)
 	}
 	return tw.Flush()
+}
+
+// printFaces writes each face's status section on a line of its own,
+// "sql: applied_index=12 size_bytes=4096", faces and fields sorted.
+func printFaces(w io.Writer, faces map[string]any) {
+	for _, name := range slices.Sorted(maps.Keys(faces)) {
+		fmt.Fprintf(w, "%s:", name)
+		if fields, ok := faces[name].(map[string]any); ok {
+			for _, k := range slices.Sorted(maps.Keys(fields)) {
+				fmt.Fprintf(w, " %s=%s", k, statusValue(fields[k]))
+			}
+		} else {
+			fmt.Fprintf(w, " %s", statusValue(faces[name]))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// statusValue renders a JSON value of a status section compactly.
+func statusValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case nil:
+		return "-"
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	}
 }
 
 func orDash(s string) string {
