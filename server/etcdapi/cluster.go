@@ -25,7 +25,7 @@ func (s *clusterService) MemberList(ctx context.Context, r *pb.MemberListRequest
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	return &pb.MemberListResponse{Header: s.a.header(nil), Members: toPBMembers(members)}, nil
+	return &pb.MemberListResponse{Header: s.a.clusterHeader(), Members: toPBMembers(members)}, nil
 }
 
 func toPBMembers(members []node.Member) []*pb.Member {
@@ -70,7 +70,7 @@ func (s *clusterService) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) 
 		return nil, toGRPC(err)
 	}
 	added := &pb.Member{ID: MemberID(id), PeerURLs: r.PeerURLs, IsLearner: r.IsLearner}
-	return &pb.MemberAddResponse{Header: s.a.header(nil), Member: added, Members: toPBMembers(members)}, nil
+	return &pb.MemberAddResponse{Header: s.a.clusterHeader(), Member: added, Members: toPBMembers(members)}, nil
 }
 
 func (s *clusterService) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequest) (*pb.MemberRemoveResponse, error) {
@@ -88,7 +88,7 @@ func (s *clusterService) MemberRemove(ctx context.Context, r *pb.MemberRemoveReq
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	return &pb.MemberRemoveResponse{Header: s.a.header(nil), Members: toPBMembers(members)}, nil
+	return &pb.MemberRemoveResponse{Header: s.a.clusterHeader(), Members: toPBMembers(members)}, nil
 }
 
 func (s *clusterService) MemberUpdate(context.Context, *pb.MemberUpdateRequest) (*pb.MemberUpdateResponse, error) {
@@ -110,7 +110,7 @@ func (s *clusterService) MemberPromote(ctx context.Context, r *pb.MemberPromoteR
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	return &pb.MemberPromoteResponse{Header: s.a.header(nil), Members: toPBMembers(members)}, nil
+	return &pb.MemberPromoteResponse{Header: s.a.clusterHeader(), Members: toPBMembers(members)}, nil
 }
 
 // find returns the member with etcd id id. It reads the membership after a
