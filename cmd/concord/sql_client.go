@@ -22,13 +22,13 @@ type sqlClient struct {
 // sqlResult is one statement's result in rqlite's JSON, with numbers kept
 // exact.
 type sqlResult struct {
-	Columns      []string        `json:"columns"`
-	Types        []string        `json:"types"`
-	Values       [][]any         `json:"values"`
-	LastInsertID int64           `json:"last_insert_id"`
-	RowsAffected int64           `json:"rows_affected"`
-	Error        string          `json:"error"`
-	Time         float64         `json:"time"`
+	Columns      []string `json:"columns"`
+	Types        []string `json:"types"`
+	Values       [][]any  `json:"values"`
+	LastInsertID int64    `json:"last_insert_id"`
+	RowsAffected int64    `json:"rows_affected"`
+	Error        string   `json:"error"`
+	Time         float64  `json:"time"`
 }
 
 type sqlResponse struct {
