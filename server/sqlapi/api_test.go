@@ -1,37 +1,32 @@
-package sqlapi
+package sqlapi_test
 
 import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/concord-db/concord/server/sqlapi"
+	"github.com/concord-db/concord/server/sqlapi/sqlapitest"
 )
 
 type testAPI struct {
 	t   *testing.T
 	url string
-	db  *localDB
+	db  *sqlapitest.DB
 }
 
 func newTestAPI(t *testing.T, maxRequestBytes int64) *testAPI {
 	t.Helper()
-	db := newLocalDB(t)
-	cluster := &staticCluster{}
-	api, err := New(Config{DB: db, Cluster: cluster, MaxRequestBytes: maxRequestBytes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	for pattern, h := range api.Routes() {
-		mux.Handle(pattern, h)
-	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	cluster.addr = strings.TrimPrefix(srv.URL, "http://")
-	return &testAPI{t: t, url: srv.URL, db: db}
+	srv := sqlapitest.Start(t, maxRequestBytes)
+	return &testAPI{t: t, url: srv.URL, db: srv.DB}
+}
+
+// errorBody is rqlite's error answer.
+type errorBody struct {
+	Error string `json:"error"`
 }
 
 // post sends body to path and returns the status and raw body.
@@ -140,7 +135,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	a := newTestAPI(t, 4096)
 	a.mustPost("/db/execute", `["CREATE TABLE t (v)"]`, `{"results":[{}]}`)
 	ins := `"INSERT INTO t VALUES(1)"`
-	many := "[" + strings.Repeat(ins+",", MaxStatements) + ins + "]"
+	many := "[" + strings.Repeat(ins+",", sqlapi.MaxStatements) + ins + "]"
 	cases := []struct {
 		name, path, body string
 		status           int
@@ -207,19 +202,20 @@ func TestStatusAndNodesForDiscovery(t *testing.T) {
 	}
 }
 
-func TestBackupFormats(t *testing.T) {
+func TestBackupErrorsBeforeTheFirstByte(t *testing.T) {
 	a := newTestAPI(t, 0)
-	status, body := a.get("/db/backup?fmt=sql")
-	if status != 200 || !strings.HasPrefix(body, "PRAGMA foreign_keys=OFF;") {
-		t.Fatalf("dump: %d %s", status, body)
+	// sqlapitest's database has no backup: the failure, found before any
+	// byte is sent, is still a proper error answer.
+	for _, path := range []string{"/db/backup", "/db/backup?fmt=sql"} {
+		status, body := a.get(path)
+		if status != 500 || !strings.Contains(body, `"error":"sqlapitest: backup, dump and load are not supported"`) {
+			t.Fatalf("%s: %d %s", path, status, body)
+		}
 	}
-	// An error before the first byte is still a proper error answer.
-	status, body = a.get("/db/backup")
-	if status != 500 || !strings.Contains(body, `"error":"localDB: no backup"`) {
-		t.Fatalf("failed backup: %d %s", status, body)
-	}
-	status, body = a.get("/db/backup?fmt=xml")
-	if status != 400 || !strings.Contains(body, "not sql or binary") {
-		t.Fatalf("bad fmt: %d %s", status, body)
+	for path, msg := range map[string]string{"/db/backup?fmt=xml": "not sql or binary", "/db/backup?compress": "unknown query parameter"} {
+		status, body := a.get(path)
+		if status != 400 || !strings.Contains(body, msg) {
+			t.Fatalf("%s: %d %s", path, status, body)
+		}
 	}
 }

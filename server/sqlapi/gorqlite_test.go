@@ -1,4 +1,4 @@
-package sqlapi
+package sqlapi_test
 
 import (
 	"strings"
@@ -54,7 +54,7 @@ func TestGorqliteClient(t *testing.T) {
 		if err := qr.Scan(&id, &name, &score); err != nil || id != 1 || name != "ann" || score != 1.25 {
 			t.Fatalf("level %s: got %d %q %v (%v)", level, id, name, score, err)
 		}
-		if got := a.db.opts().Level.String(); got != level {
+		if got := a.db.LastOptions().Level.String(); got != level {
 			t.Fatalf("level %s reached the database as %s", level, got)
 		}
 	}

@@ -1,4 +1,4 @@
-package sqlapi
+package sqlapi_test
 
 import (
 	"bufio"

@@ -1,84 +1,106 @@
-package sqlapi
+// Package sqlapitest serves server/sqlapi over one real, unreplicated
+// in-memory SQLite database, for the tests of the API and of its clients
+// (concord sql): real SQL (types, parameters, SQLite's own errors) without
+// a cluster. The replicated database is tested through the same API by the
+// agent's tests.
+package sqlapitest
 
 import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/concord-db/concord/node"
+	"github.com/concord-db/concord/server/sqlapi"
 	"github.com/ncruces/go-sqlite3"
 )
 
-// localDB is a DB on one real, unreplicated in-memory SQLite database: the
-// HTTP layer's tests run real SQL (types, parameters, SQLite's errors)
-// without a cluster. The replicated DB (sqlstore) is tested through this
-// API by the agent's tests.
-type localDB struct {
+// DB is a sqlapi.DB on one in-memory SQLite database. It has no backup,
+// dump or load: those answer ErrNotSupported.
+type DB struct {
 	mu   sync.Mutex
 	conn *sqlite3.Conn
 	// lastOpts are the options of the latest Query or Request, to check
 	// how the flags were mapped.
-	lastOpts QueryOptions
+	lastOpts sqlapi.QueryOptions
 }
 
-func newLocalDB(t *testing.T) *localDB {
+// ErrNotSupported is the answer of Backup, Dump and Load.
+var ErrNotSupported = errors.New("sqlapitest: backup, dump and load are not supported")
+
+// Server is the API on a DB, served on a loopback port.
+type Server struct {
+	URL  string // http://127.0.0.1:port
+	Addr string // 127.0.0.1:port
+	DB   *DB
+}
+
+// Start serves the API over a fresh database until the test ends.
+// maxRequestBytes is sqlapi.Config's (0: its default).
+func Start(t testing.TB, maxRequestBytes int64) *Server {
 	t.Helper()
 	conn, err := sqlite3.Open(":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &localDB{conn: conn}
+	db := &DB{conn: conn}
+	cluster := &staticCluster{}
+	api, err := sqlapi.New(sqlapi.Config{DB: db, Cluster: cluster, MaxRequestBytes: maxRequestBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for pattern, h := range api.Routes() {
+		mux.Handle(pattern, h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	cluster.addr = strings.TrimPrefix(srv.URL, "http://")
+	return &Server{URL: srv.URL, Addr: cluster.addr, DB: db}
 }
 
-func (d *localDB) Execute(ctx context.Context, req Request) ([]Result, error) {
+func (d *DB) Execute(ctx context.Context, req sqlapi.Request) ([]sqlapi.Result, error) {
 	return d.run(req, false)
 }
 
-func (d *localDB) Query(ctx context.Context, req Request, opts QueryOptions) ([]Result, error) {
+func (d *DB) Query(ctx context.Context, req sqlapi.Request, opts sqlapi.QueryOptions) ([]sqlapi.Result, error) {
 	d.setOpts(opts)
 	return d.run(req, true)
 }
 
-func (d *localDB) Request(ctx context.Context, req Request, opts QueryOptions) ([]Result, error) {
+func (d *DB) Request(ctx context.Context, req sqlapi.Request, opts sqlapi.QueryOptions) ([]sqlapi.Result, error) {
 	d.setOpts(opts)
 	return d.run(req, false)
 }
 
-func (d *localDB) setOpts(opts QueryOptions) {
+func (d *DB) setOpts(opts sqlapi.QueryOptions) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.lastOpts = opts
 }
 
-func (d *localDB) opts() QueryOptions {
+// LastOptions are the options of the latest Query or Request.
+func (d *DB) LastOptions() sqlapi.QueryOptions {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.lastOpts
 }
 
-func (d *localDB) Backup(ctx context.Context, w io.Writer) error {
-	return errors.New("localDB: no backup")
-}
+func (d *DB) Backup(context.Context, io.Writer) error { return ErrNotSupported }
 
-func (d *localDB) Dump(ctx context.Context, w io.Writer) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, err := io.WriteString(w, "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCOMMIT;\n")
-	return err
-}
+func (d *DB) Dump(context.Context, io.Writer) error { return ErrNotSupported }
 
-func (d *localDB) Load(ctx context.Context, r io.Reader) error {
-	_, err := io.Copy(io.Discard, r)
-	return err
-}
+func (d *DB) Load(context.Context, io.Reader) error { return ErrNotSupported }
 
 // run applies rqlite's rules: in a transaction the first error rolls
 // back all and ends the request; without one every statement runs.
-func (d *localDB) run(req Request, readOnly bool) ([]Result, error) {
+func (d *DB) run(req sqlapi.Request, readOnly bool) ([]sqlapi.Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if req.Transaction {
@@ -86,7 +108,7 @@ func (d *localDB) run(req Request, readOnly bool) ([]Result, error) {
 			return nil, err
 		}
 	}
-	var results []Result
+	var results []sqlapi.Result
 	for _, s := range req.Statements {
 		r := d.one(s, readOnly)
 		results = append(results, r)
@@ -100,19 +122,19 @@ func (d *localDB) run(req Request, readOnly bool) ([]Result, error) {
 	return results, nil
 }
 
-func (d *localDB) one(s Statement, readOnly bool) Result {
+func (d *DB) one(s sqlapi.Statement, readOnly bool) sqlapi.Result {
 	stmt, _, err := d.conn.Prepare(s.SQL)
 	if err != nil {
-		return Result{Error: sqliteMessage(err)}
+		return sqlapi.Result{Error: sqliteMessage(err)}
 	}
 	defer stmt.Close()
 	if readOnly && !stmt.ReadOnly() {
-		return Result{Error: "attempt to change database via query operation"}
+		return sqlapi.Result{Error: "attempt to change database via query operation"}
 	}
 	if err := bind(stmt, s); err != nil {
-		return Result{Error: err.Error()}
+		return sqlapi.Result{Error: err.Error()}
 	}
-	r := Result{ReadOnly: stmt.ReadOnly()}
+	r := sqlapi.Result{ReadOnly: stmt.ReadOnly()}
 	n := stmt.ColumnCount()
 	for i := range n {
 		r.Columns = append(r.Columns, stmt.ColumnName(i))
@@ -135,7 +157,7 @@ func (d *localDB) one(s Statement, readOnly bool) Result {
 		r.Rows = append(r.Rows, row)
 	}
 	if err := stmt.Err(); err != nil {
-		return Result{Error: sqliteMessage(err)}
+		return sqlapi.Result{Error: sqliteMessage(err)}
 	}
 	if !r.ReadOnly {
 		r.LastInsertID, r.RowsAffected = d.conn.LastInsertRowID(), d.conn.Changes()
@@ -151,7 +173,7 @@ func sqliteMessage(err error) string {
 	return msg
 }
 
-func bind(stmt *sqlite3.Stmt, s Statement) error {
+func bind(stmt *sqlite3.Stmt, s sqlapi.Statement) error {
 	if len(s.Positional) != 0 && stmt.BindCount() != len(s.Positional) {
 		return errors.New("parameter count mismatch")
 	}
@@ -193,7 +215,8 @@ func bindOne(stmt *sqlite3.Stmt, i int, v any) error {
 	return errors.New("unsupported parameter type")
 }
 
-// staticCluster is one member that leads: the API's own server.
+// staticCluster is one member that leads: the API's own server, with a
+// made-up raft address.
 type staticCluster struct{ addr string }
 
 func (c *staticCluster) ID() string { return "m1" }
