@@ -1,0 +1,73 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/concord-db/concord/server/sqlapi/sqlapitest"
+)
+
+// TestSQLScriptMode runs concord sql -e and stdin scripts against the SQL
+// API: output modes, dot commands, multi-line statements, and the exit
+// codes scripts rely on.
+func TestSQLScriptMode(t *testing.T) {
+	srv := sqlapitest.Start(t, 0)
+	ep := "--endpoints=" + srv.Addr
+	sql := func(stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, stdin, append([]string{"sql", ep}, args...)...)
+	}
+	mustSQL := func(stdin string, want string, args ...string) {
+		t.Helper()
+		code, out, errs := sql(stdin, args...)
+		if code != exitOK || out != want {
+			t.Fatalf("sql %v <<%q: exit %d\n got %q (stderr %q)\nwant %q", args, stdin, code, out, errs, want)
+		}
+	}
+	mustSQL("", "", "-e", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n INTEGER);")
+	mustSQL("", "1 row(s) affected\n1 row(s) affected\n",
+		"-e", "INSERT INTO t(v, n) VALUES('a;b', 9007199254740993);", "-e", "INSERT INTO t(v) VALUES('c')")
+	mustSQL("", "+----+-----+------------------+\n| id | v   | n                |\n+----+-----+------------------+\n"+
+		"| 1  | a;b | 9007199254740993 |\n| 2  | c   | NULL             |\n+----+-----+------------------+\n",
+		"-e", "SELECT * FROM t ORDER BY id")
+	// Statements over several lines on stdin, dot commands between them.
+	script := "SELECT id,\n  v\nFROM t\nWHERE id = 1;\n.mode csv\nSELECT id FROM t ORDER BY id;\n.tables\n.mode line\nSELECT n FROM t WHERE id = 1\n"
+	mustSQL(script, "+----+-----+\n| id | v   |\n+----+-----+\n| 1  | a;b |\n+----+-----+\nid\n1\n2\nname\nt\nn = 9007199254740993\n")
+	mustSQL(".schema t\n", "sql\n\"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n INTEGER)\"\n", "--mode", "csv")
+	mustSQL("", "[{\"v\":\"c\"}]\n", "--mode", "json", "--consistency", "none", "-e", "SELECT v FROM t WHERE id = 2")
+	if lvl := srv.DB.LastOptions().Level.String(); lvl != "none" {
+		t.Fatalf("--consistency none reached the database as %s", lvl)
+	}
+	mustSQL(".consistency strong\nSELECT 1 AS x;\n.consistency\n", "x\n1\nstrong\n", "--mode", "csv")
+	if lvl := srv.DB.LastOptions().Level.String(); lvl != "strong" {
+		t.Fatalf(".consistency strong reached the database as %s", lvl)
+	}
+
+	// A failing statement stops the script with exit code 1: the next
+	// statement does not run.
+	code, out, errs := sql("", "-e", "INSERT INTO nosuch VALUES(1); INSERT INTO t(v) VALUES('never')")
+	if code != exitFailure || !strings.Contains(out, "Error: no such table: nosuch") || !strings.Contains(errs, "stopped at line 1") {
+		t.Fatalf("failed statement: exit %d out %q err %q", code, out, errs)
+	}
+	mustSQL("", "count(*)\n2\n", "--mode", "csv", "-e", "SELECT count(*) FROM t")
+
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"-e", ".mode fancy"}, exitFailure, `unknown mode "fancy"`},
+		{[]string{"-e", ".frob"}, exitFailure, "unknown command .frob"},
+		{[]string{"--mode", "fancy", "-e", "SELECT 1"}, exitUsage, "--mode"},
+		{[]string{"--consistency", "eventual", "-e", "SELECT 1"}, exitUsage, "--consistency"},
+	} {
+		code, _, errs := sql("", c.args...)
+		if code != c.code || !strings.Contains(errs, c.msg) {
+			t.Errorf("%v: exit %d %q, want %d with %q", c.args, code, errs, c.code, c.msg)
+		}
+	}
+	code, _, errs = run(t, "", "sql", "--endpoints", "127.0.0.1:1", "-e", "SELECT 1")
+	if code != exitFailure || !strings.Contains(errs, "no endpoint answered") {
+		t.Errorf("unreachable endpoint: exit %d %q", code, errs)
+	}
+}
