@@ -40,13 +40,29 @@ type sqlResponse struct {
 // answer of the first endpoint that answers. A non-2xx answer is an error
 // with the server's message.
 func (c *sqlClient) call(ctx context.Context, method, path string, q url.Values, contentType string, body []byte) ([]byte, error) {
+	resp, err := c.open(ctx, method, path, q, contentType, func() io.Reader { return bytes.NewReader(body) })
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	return raw, nil
+}
+
+// open sends a request, with the body body() gives, to each endpoint in
+// turn until one answers, and returns its 2xx answer for the caller to
+// read (and close): backups stream through it.
+func (c *sqlClient) open(ctx context.Context, method, path string, q url.Values, contentType string, body func() io.Reader) (*http.Response, error) {
 	var errs []error
 	for _, ep := range c.endpoints {
 		u := baseURL(ep) + path
 		if len(q) > 0 {
 			u += "?" + q.Encode()
 		}
-		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, u, body())
 		if err != nil {
 			return nil, usagef("endpoint %q: %v", ep, err)
 		}
@@ -58,21 +74,18 @@ func (c *sqlClient) call(ctx context.Context, method, path string, q url.Values,
 			errs = append(errs, err)
 			continue
 		}
-		raw, err := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 == 2 {
+			return resp, nil
+		}
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: reading the answer: %w", method, ep, err)
+		var eb struct {
+			Error string `json:"error"`
 		}
-		if resp.StatusCode/100 != 2 {
-			var eb struct {
-				Error string `json:"error"`
-			}
-			if json.Unmarshal(raw, &eb) == nil && eb.Error != "" {
-				return nil, fmt.Errorf("%s (HTTP %d from %s)", eb.Error, resp.StatusCode, ep)
-			}
-			return nil, fmt.Errorf("HTTP %d from %s: %s", resp.StatusCode, ep, strings.TrimSpace(string(raw)))
+		if json.Unmarshal(raw, &eb) == nil && eb.Error != "" {
+			return nil, fmt.Errorf("%s (HTTP %d from %s)", eb.Error, resp.StatusCode, ep)
 		}
-		return raw, nil
+		return nil, fmt.Errorf("HTTP %d from %s: %s", resp.StatusCode, ep, strings.TrimSpace(string(raw)))
 	}
 	return nil, fmt.Errorf("no endpoint answered: %w", errors.Join(errs...))
 }

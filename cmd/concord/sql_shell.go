@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -212,30 +213,67 @@ func (s *sqlShell) dot(f []string) error {
 	return fmt.Errorf("unknown command %s (see .help)", f[0])
 }
 
+// backup streams the database into file, through a temporary file
+// renamed into place once complete, so a failed backup leaves no
+// partial file under the name.
 func (s *sqlShell) backup(file string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	raw, err := s.client.call(ctx, http.MethodGet, "/db/backup", nil, "", nil)
+	resp, err := s.client.open(ctx, http.MethodGet, "/db/backup", nil, "", func() io.Reader { return nil })
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
+	defer resp.Body.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".part*")
+	if err != nil {
 		return fmt.Errorf(".backup: %w", err)
 	}
-	fmt.Fprintf(s.out, "backed up %d bytes to %s\n", len(raw), file)
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, resp.Body)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		return fmt.Errorf(".backup: %w", err)
+	}
+	fmt.Fprintf(s.out, "backed up %d bytes to %s\n", n, file)
 	return nil
 }
 
+// restore streams file to the cluster as the new database.
 func (s *sqlShell) restore(file string) error {
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return fmt.Errorf(".restore: %w", err)
 	}
+	defer f.Close()
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if _, err := s.client.call(ctx, http.MethodPost, "/db/load", nil, "application/octet-stream", data); err != nil {
+	first := true
+	resp, err := s.client.open(ctx, http.MethodPost, "/db/load", nil, "application/octet-stream", func() io.Reader {
+		if !first { // another endpoint: send the file again from its start
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return errReader{err}
+			}
+		}
+		first = false
+		return f
+	})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "restored %s (%d bytes)\n", file, len(data))
+	resp.Body.Close()
+	fmt.Fprintf(s.out, "restored %s\n", file)
 	return nil
 }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
