@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,6 +44,15 @@ func TestSQLScriptMode(t *testing.T) {
 	if lvl := srv.DB.LastOptions().Level.String(); lvl != "strong" {
 		t.Fatalf(".consistency strong reached the database as %s", lvl)
 	}
+
+	// .backup writes a SQLite file; .restore brings it back.
+	file := filepath.Join(t.TempDir(), "t.db")
+	mustSQL(".backup "+file+"\nDELETE FROM t;\n.restore "+file+"\n",
+		"backed up 8192 bytes to "+file+"\n2 row(s) affected\nrestored "+file+"\n")
+	if data, err := os.ReadFile(file); err != nil || !strings.HasPrefix(string(data), "SQLite format 3\x00") {
+		t.Fatalf("backup file: %v %q", err, data[:min(16, len(data))])
+	}
+	mustSQL("", "count(*)\n2\n", "--mode", "csv", "-e", "SELECT count(*) FROM t")
 
 	// A failing statement stops the script with exit code 1: the next
 	// statement does not run.

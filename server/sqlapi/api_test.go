@@ -202,15 +202,24 @@ func TestStatusAndNodesForDiscovery(t *testing.T) {
 	}
 }
 
-func TestBackupErrorsBeforeTheFirstByte(t *testing.T) {
+func TestBackupAndLoad(t *testing.T) {
 	a := newTestAPI(t, 0)
-	// sqlapitest's database has no backup: the failure, found before any
-	// byte is sent, is still a proper error answer.
-	for _, path := range []string{"/db/backup", "/db/backup?fmt=sql"} {
-		status, body := a.get(path)
-		if status != 500 || !strings.Contains(body, `"error":"sqlapitest: backup, dump and load are not supported"`) {
-			t.Fatalf("%s: %d %s", path, status, body)
-		}
+	a.mustPost("/db/execute", `["CREATE TABLE t (v)", "INSERT INTO t VALUES('kept')"]`, `{"results":[{},{"last_insert_id":1,"rows_affected":1}]}`)
+	status, backup := a.get("/db/backup")
+	if status != 200 || !strings.HasPrefix(backup, "SQLite format 3\x00") {
+		t.Fatalf("backup: %d, %d bytes starting %q", status, len(backup), backup[:min(16, len(backup))])
+	}
+	a.mustPost("/db/execute", `["DELETE FROM t"]`, `{"results":[{"last_insert_id":1,"rows_affected":1}]}`)
+	status, body := a.post("/db/load", backup)
+	if status != 200 || body != `{"results":[]}`+"\n" {
+		t.Fatalf("load: %d %s", status, body)
+	}
+	a.mustPost("/db/query", `["SELECT v FROM t"]`, `{"results":[{"columns":["v"],"types":[""],"values":[["kept"]]}]}`)
+
+	// A failure found before the first byte is still a proper error answer.
+	status, body = a.get("/db/backup?fmt=sql")
+	if status != 500 || !strings.Contains(body, `"error":"sqlapitest: dump is not supported"`) {
+		t.Fatalf("dump: %d %s", status, body)
 	}
 	for path, msg := range map[string]string{"/db/backup?fmt=xml": "not sql or binary", "/db/backup?compress": "unknown query parameter"} {
 		status, body := a.get(path)

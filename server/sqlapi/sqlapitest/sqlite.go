@@ -6,11 +6,14 @@
 package sqlapitest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,8 +23,9 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
-// DB is a sqlapi.DB on one in-memory SQLite database. It has no backup,
-// dump or load: those answer ErrNotSupported.
+// DB is a sqlapi.DB on one in-memory SQLite database. Backup and Load
+// copy SQLite files (Load also runs SQL text); Dump answers
+// ErrNotSupported.
 type DB struct {
 	mu   sync.Mutex
 	conn *sqlite3.Conn
@@ -30,8 +34,8 @@ type DB struct {
 	lastOpts sqlapi.QueryOptions
 }
 
-// ErrNotSupported is the answer of Backup, Dump and Load.
-var ErrNotSupported = errors.New("sqlapitest: backup, dump and load are not supported")
+// ErrNotSupported is the answer of Dump.
+var ErrNotSupported = errors.New("sqlapitest: dump is not supported")
 
 // Server is the API on a DB, served on a loopback port.
 type Server struct {
@@ -92,11 +96,53 @@ func (d *DB) LastOptions() sqlapi.QueryOptions {
 	return d.lastOpts
 }
 
-func (d *DB) Backup(context.Context, io.Writer) error { return ErrNotSupported }
+// Backup copies the database into a temporary SQLite file and streams it.
+func (d *DB) Backup(_ context.Context, w io.Writer) error {
+	dir, err := os.MkdirTemp("", "sqlapitest")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "backup.db")
+	d.mu.Lock()
+	err = d.conn.Backup("main", path)
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
 
 func (d *DB) Dump(context.Context, io.Writer) error { return ErrNotSupported }
 
-func (d *DB) Load(context.Context, io.Reader) error { return ErrNotSupported }
+// Load replaces the database with a SQLite file, or runs SQL text.
+func (d *DB) Load(_ context.Context, r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !bytes.HasPrefix(data, []byte("SQLite format 3\x00")) {
+		return d.conn.Exec(string(data))
+	}
+	dir, err := os.MkdirTemp("", "sqlapitest")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "load.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return err
+	}
+	return d.conn.Restore("main", path)
+}
 
 // run applies rqlite's rules: in a transaction the first error rolls
 // back all and ends the request; without one every statement runs.
