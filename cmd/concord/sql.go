@@ -97,18 +97,25 @@ func scriptError(line int, err error) error {
 	return &exitError{code: exitFailure, err: fmt.Errorf("line %d: %w", line, err)}
 }
 
-// runSQLInteractive reads lines from the terminal with line editing and
-// in-memory history (up and down arrows) until .quit or end of input.
+// runSQLInteractive puts the terminal in raw mode and runs the shell on
+// it until .quit or end of input.
 func runSQLInteractive(sh *sqlShell, f *os.File) error {
 	old, err := term.MakeRaw(int(f.Fd()))
 	if err != nil {
 		return fmt.Errorf("terminal: %w", err)
 	}
 	defer term.Restore(int(f.Fd()), old)
-	t := term.NewTerminal(struct {
+	return sqlREPL(sh, struct {
 		io.Reader
 		io.Writer
-	}{f, sh.out}, "concord> ")
+	}{f, sh.out})
+}
+
+// sqlREPL reads lines from a terminal with line editing and in-memory
+// history (up and down arrows), runs them, and shows errors without
+// ending, until .quit or end of input (Ctrl-D).
+func sqlREPL(sh *sqlShell, rw io.ReadWriter) error {
+	t := term.NewTerminal(rw, "concord> ")
 	sh.out = t
 	fmt.Fprintf(t, "concord sql: connected to %s. Enter .help for the commands.\n", strings.Join(sh.client.endpoints, ","))
 	for !sh.quit {

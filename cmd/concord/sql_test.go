@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/concord-db/concord/server/sqlapi/sqlapitest"
 )
@@ -80,5 +84,30 @@ func TestSQLScriptMode(t *testing.T) {
 	code, _, errs = run(t, "", "sql", "--endpoints", "127.0.0.1:1", "-e", "SELECT 1")
 	if code != exitFailure || !strings.Contains(errs, "no endpoint answered") {
 		t.Errorf("unreachable endpoint: exit %d %q", code, errs)
+	}
+}
+
+// TestSQLREPL drives the interactive loop as a terminal would: keys in,
+// screen out. Errors are shown and the shell goes on; .quit ends it.
+func TestSQLREPL(t *testing.T) {
+	srv := sqlapitest.Start(t, 0)
+	sh := &sqlShell{client: &sqlClient{endpoints: []string{srv.Addr}, http: http.DefaultClient},
+		timeout: 10 * time.Second, mode: "csv", level: "weak"}
+	keys := "SELECT 1\r  AS x;\r.frob\rSELEC 2;\r.quit\rSELECT 'not run';\r"
+	var screen bytes.Buffer
+	if err := sqlREPL(sh, struct {
+		io.Reader
+		io.Writer
+	}{strings.NewReader(keys), &screen}); err != nil {
+		t.Fatal(err)
+	}
+	out := screen.String()
+	for _, want := range []string{"concord> SELECT 1", "    ...>   AS x;", "x\r\n1\r\n", "Error: unknown command .frob", `Error: near "SELEC": syntax error`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("screen lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "not run") {
+		t.Errorf("a line after .quit ran:\n%s", out)
 	}
 }
