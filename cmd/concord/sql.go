@@ -108,14 +108,15 @@ func runSQLInteractive(sh *sqlShell, f *os.File) error {
 	return sqlREPL(sh, struct {
 		io.Reader
 		io.Writer
-	}{f, sh.out})
+	}{f, sh.out}, loadSQLHistory(sqlHistoryPath()))
 }
 
-// sqlREPL reads lines from a terminal with line editing and in-memory
-// history (up and down arrows), runs them, and shows errors without
-// ending, until .quit or end of input (Ctrl-D).
-func sqlREPL(sh *sqlShell, rw io.ReadWriter) error {
+// sqlREPL reads lines from a terminal with line editing and history
+// (up and down arrows), runs them, and shows errors without ending, until
+// .quit or end of input (Ctrl-D).
+func sqlREPL(sh *sqlShell, rw io.ReadWriter, history term.History) error {
 	t := term.NewTerminal(rw, "concord> ")
+	t.History = history
 	sh.out = t
 	fmt.Fprintf(t, "concord sql: connected to %s. Enter .help for the commands.\n", strings.Join(sh.client.endpoints, ","))
 	for !sh.quit {

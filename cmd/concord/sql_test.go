@@ -93,12 +93,17 @@ func TestSQLREPL(t *testing.T) {
 	srv := sqlapitest.Start(t, 0)
 	sh := &sqlShell{client: &sqlClient{endpoints: []string{srv.Addr}, http: http.DefaultClient},
 		timeout: 10 * time.Second, mode: "csv", level: "weak"}
-	keys := "SELECT 1\r  AS x;\r.frob\rSELEC 2;\r.quit\rSELECT 'not run';\r"
+	// Up arrow four times recalls ".frob", from the history file of a past session.
+	histFile := filepath.Join(t.TempDir(), "history")
+	if err := os.WriteFile(histFile, []byte(".frob\n.mode csv\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys := "SELECT 1\r  AS x;\r\x1b[A\x1b[A\x1b[A\x1b[A\rSELEC 2;\r.quit\rSELECT 'not run';\r"
 	var screen bytes.Buffer
 	if err := sqlREPL(sh, struct {
 		io.Reader
 		io.Writer
-	}{strings.NewReader(keys), &screen}); err != nil {
+	}{strings.NewReader(keys), &screen}, loadSQLHistory(histFile)); err != nil {
 		t.Fatal(err)
 	}
 	out := screen.String()
@@ -109,5 +114,9 @@ func TestSQLREPL(t *testing.T) {
 	}
 	if strings.Contains(out, "not run") {
 		t.Errorf("a line after .quit ran:\n%s", out)
+	}
+	saved, err := os.ReadFile(histFile)
+	if want := ".frob\n.mode csv\nSELECT 1\n  AS x;\n.frob\nSELEC 2;\n.quit\n"; err != nil || string(saved) != want {
+		t.Errorf("history file: %q %v, want %q", saved, err, want)
 	}
 }
