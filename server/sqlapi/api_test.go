@@ -155,7 +155,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"queue", "/db/execute?queue", `[` + ins + `]`, 400, "queued writes"},
 		{"bad bool", "/db/execute?transaction=maybe", `[` + ins + `]`, 400, "not a boolean"},
 		{"bad level", "/db/query?level=eventual", `["SELECT 1"]`, 400, "unknown consistency level"},
-		{"freshness without none", "/db/query?freshness=1s", `["SELECT 1"]`, 400, "only to level=none"},
+		{"bad freshness", "/db/query?level=none&freshness=stale", `["SELECT 1"]`, 400, "not a duration"},
 		{"bad timeout", "/db/execute?timeout=soon", `[` + ins + `]`, 400, "not a duration"},
 		{"q on POST", "/db/execute?q=x", `[` + ins + `]`, 400, "?q= is for GET"},
 		{"too large", "/db/execute", `["` + strings.Repeat(" ", 5000) + `INSERT INTO t VALUES(1)"]`, 413, "limit of 4096 bytes"},

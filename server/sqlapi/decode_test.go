@@ -40,7 +40,21 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || f.Query.Level != LevelWeak || f.Timeout != DefaultTimeout {
 		t.Fatalf("defaults: %+v %v", f, err)
 	}
-	for _, bad := range []string{"level=none&level=weak", "timeout=0s", "timeout=-1s", "db_timeout=25h", "wait", "freshness_strict"} {
+	for query, want := range map[string]QueryOptions{
+		"level=auto":                                 {Level: LevelWeak},
+		"level=LINEARIZABLE":                         {Level: LevelLinearizable},
+		"level=strong&freshness=1s":                  {Level: LevelStrong},
+		"freshness=1s&freshness_strict":              {Level: LevelWeak},
+		"level=none&freshness=1s":                    {Level: LevelNone, Freshness: time.Second},
+		"level=none&freshness_strict=0&db_timeout=1": {Level: LevelNone, Timeout: time.Second},
+	} {
+		q, _ := url.ParseQuery(query)
+		f, err := parseFlags(q)
+		if err != nil || f.Query != want {
+			t.Errorf("%s: got %+v %v, want %+v", query, f.Query, err, want)
+		}
+	}
+	for _, bad := range []string{"level=none&level=weak", "level=eventual", "timeout=0s", "timeout=-1s", "db_timeout=25h", "wait", "pretty=yes!"} {
 		q, _ := url.ParseQuery(bad)
 		if _, err := parseFlags(q); err == nil {
 			t.Errorf("%s: want an error", bad)

@@ -66,8 +66,10 @@ func parseFlags(q url.Values) (flags, error) {
 			return flags{}, err
 		}
 	}
-	if v := q.Get("level"); v != "" {
-		if f.Query.Level, err = ParseLevel(strings.ToLower(v)); err != nil {
+	switch v := strings.ToLower(q.Get("level")); v {
+	case "", "auto": // rqlite's auto is none on a read-only member, weak on a voter
+	default:
+		if f.Query.Level, err = ParseLevel(v); err != nil {
 			return flags{}, badRequest(err.Error())
 		}
 	}
@@ -80,8 +82,10 @@ func parseFlags(q url.Values) (flags, error) {
 			return flags{}, err
 		}
 	}
-	if (f.Query.Freshness != 0 || f.Query.FreshnessStrict) && f.Query.Level != LevelNone {
-		return flags{}, badRequest("freshness applies only to level=none")
+	if f.Query.Level != LevelNone {
+		// Every other level reads at least as fresh as any bound, so
+		// rqlite's clients may send freshness with them: it is ignored.
+		f.Query.Freshness, f.Query.FreshnessStrict = 0, false
 	}
 	f.SQL = q.Get("q")
 	return f, nil
