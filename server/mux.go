@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -15,7 +16,8 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 // connMux splits one listener into a gRPC listener and an HTTP listener by
 // sniffing the first bytes of each connection: the HTTP/2 preface goes to
-// gRPC, anything else to HTTP/1.1. Cleartext HTTP/2 with prior knowledge is
+// gRPC, anything else to HTTP/1.1. TLS connections are decrypted first and
+// routed by the ALPN protocol they negotiated, if any. Cleartext HTTP/2 with prior knowledge is
 // thus served by gRPC only; HTTP clients use HTTP/1.1.
 type connMux struct {
 	ln     net.Listener
@@ -55,6 +57,24 @@ func (m *connMux) serve() error {
 
 func (m *connMux) route(conn net.Conn) {
 	_ = conn.SetReadDeadline(time.Now().Add(sniffTimeout))
+	tc, isTLS := conn.(*tls.Conn)
+	if isTLS {
+		if err := tc.Handshake(); err != nil {
+			m.logger.Info("client TLS handshake failed", "remote", conn.RemoteAddr(), "err", err)
+			conn.Close()
+			return
+		}
+		switch tc.ConnectionState().NegotiatedProtocol {
+		case "h2":
+			_ = conn.SetReadDeadline(time.Time{})
+			m.grpc.deliver(tc)
+			return
+		case "http/1.1":
+			_ = conn.SetReadDeadline(time.Time{})
+			m.http.deliver(tc)
+			return
+		}
+	}
 	isGRPC, prefix, err := sniff(conn)
 	_ = conn.SetReadDeadline(time.Time{})
 	if err != nil {
@@ -62,7 +82,10 @@ func (m *connMux) route(conn net.Conn) {
 		conn.Close()
 		return
 	}
-	pc := &prefixConn{Conn: conn, prefix: prefix}
+	var pc net.Conn = &prefixConn{Conn: conn, prefix: prefix}
+	if isTLS {
+		pc = &tlsPrefixConn{prefixConn: pc.(*prefixConn), tls: tc}
+	}
 	if isGRPC {
 		m.grpc.deliver(pc)
 	} else {

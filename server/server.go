@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -104,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = NewRegistry()
 	}
-	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.GRPCOptions...), health: health.NewServer()}
+	s := &Server{cfg: cfg, grpc: grpc.NewServer(append(slices.Clip(cfg.GRPCOptions), grpc.Creds(connTLSCredentials{}))...), health: health.NewServer()}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	m, err := registerNodeMetrics(cfg.Registry, cfg.Node)
 	if err != nil {
@@ -115,7 +116,8 @@ func New(cfg Config) (*Server, error) {
 		s.snaps = newSnapshots(*cfg.Snapshots, s)
 	}
 	s.http = &http.Server{
-		Handler:           s.Handler(),
+		Handler:           withConnTLS(s.Handler()),
+		ConnContext:       connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}

@@ -9,7 +9,7 @@ import (
 
 // ServerConfig returns the tls.Config of a port serving with c. Every
 // handshake takes the certificate and client CA pool as currently on disk.
-// Callers may set NextProtos on the result before use.
+// The result must be used as is: clones of it serve what it serves.
 func (c Config) ServerConfig() (*tls.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -33,8 +33,8 @@ func (c Config) ServerConfig() (*tls.Config, error) {
 		}
 		return cfg, nil
 	}
-	// Certificates cannot be empty on a config handed to tls.NewListener
-	// by some callers; the per-handshake config above is what is used.
+	// tls.NewListener wants a certificate source on the outer config too;
+	// the per-handshake config above is what is used.
 	base.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		cert, _ := f.current()
 		return cert, nil
@@ -98,5 +98,5 @@ func verifyServer(cs tls.ConnectionState, roots *x509.CertPool) error {
 func (c Config) base() *tls.Config {
 	v, _ := ParseMinVersion(c.MinVersion)
 	suites, _ := ParseCipherSuites(c.CipherSuites)
-	return &tls.Config{MinVersion: v, CipherSuites: suites}
+	return &tls.Config{MinVersion: v, CipherSuites: suites, NextProtos: c.NextProtos}
 }

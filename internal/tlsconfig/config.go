@@ -35,6 +35,9 @@ type Config struct {
 	// CipherSuites are Go's names of the TLS 1.2 suites allowed (etcd's
 	// --cipher-suites). Default: Go's secure defaults.
 	CipherSuites []string
+	// NextProtos are the ALPN protocols a server offers, in its order of
+	// preference. The serving code sets them; they are not a user setting.
+	NextProtos []string
 }
 
 // ErrInvalid marks a configuration that cannot be used.

@@ -107,4 +107,3 @@ func (f *files) LastReloadError() error {
 	defer f.mu.Unlock()
 	return f.lastErr
 }
-
