@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/concord-db/concord/internal/tlsconfig"
 	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
@@ -55,6 +56,13 @@ type Config struct {
 	Snapshot server.SnapshotConfig
 	// Logger receives everything. Default: discard.
 	Logger *slog.Logger
+	// ClientTLS, when it names a certificate, serves the client port over
+	// TLS (etcd's --cert-file, --key-file, --trusted-ca-file,
+	// --client-cert-auth). Default: plain.
+	ClientTLS tlsconfig.Config
+	// PeerTLS, when it names a certificate, runs the peer port over TLS
+	// (etcd's --peer-* flags), replacing Node.Network. Default: plain.
+	PeerTLS tlsconfig.Config
 	// ExtraFaces are faces an embedding program adds after the built-in
 	// ones (faces.go); each needs a name of its own.
 	ExtraFaces []Face
@@ -100,6 +108,9 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	if cfg.AdvertiseClientAddr == "" {
 		cfg.AdvertiseClientAddr = ln.Addr().String()
+	}
+	if ln, err = secure(&cfg, ln); err != nil {
+		return nil, err
 	}
 	cfg.Node.ClientAddr = cfg.AdvertiseClientAddr
 	// node.DefaultConfig fills in a discarding logger: treat it as unset,
