@@ -23,6 +23,9 @@ type Options struct {
 	// Timeout is the heartbeat and election timeout. Default 300ms: short,
 	// but not so short that a loaded 2-core machine keeps electing.
 	Timeout time.Duration
+	// TLS runs both ports over TLS with client certificate authentication
+	// (Cluster.TLS holds the files, and Client uses them).
+	TLS bool
 	// Configure, if set, adjusts each member's config before it starts.
 	Configure func(i int, cfg *agent.Config)
 }
@@ -34,6 +37,8 @@ type Cluster struct {
 	mu     sync.Mutex
 	agents []*agent.Agent // nil while crashed
 	cfgs   []agent.Config
+	// TLS holds the certificates when Options.TLS is set.
+	TLS *TLSFiles
 }
 
 // Start starts n members: the first bootstraps, the others join it. It
@@ -44,6 +49,9 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 		opts.Timeout = 300 * time.Millisecond
 	}
 	c := &Cluster{t: t, opts: opts}
+	if opts.TLS {
+		c.TLS = newTLSFiles(c)
+	}
 	for i := range n {
 		cfg := c.config(i)
 		if i == 0 {
@@ -74,6 +82,9 @@ func (c *Cluster) config(i int) agent.Config {
 	// Generous: with -race on a loaded 2-core machine a commit can take
 	// seconds, and a timeout there is noise, not a finding.
 	cfg.Node.ApplyTimeout = 10 * time.Second
+	if c.TLS != nil {
+		c.TLS.configureTLS(&cfg)
+	}
 	if c.opts.Configure != nil {
 		c.opts.Configure(i, &cfg)
 	}
@@ -133,6 +144,9 @@ func (c *Cluster) ClientWith(cfg clientv3.Config, members ...int) *clientv3.Clie
 		eps = append(eps, c.Endpoint(i))
 	}
 	cfg.Endpoints = eps
+	if cfg.TLS == nil {
+		cfg.TLS = c.ClientTLS()
+	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 5 * time.Second
 	}
