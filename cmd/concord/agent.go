@@ -59,6 +59,8 @@ type agentOptions struct {
 
 	maxRestoreBytes  int64
 	snapshotSpoolDir string
+
+	tls agentTLSOptions
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentOptions{}) }
@@ -113,6 +115,7 @@ rejoins with no such flag. --dev runs a single node with its data in
 
 	f.Int64Var(&o.maxRestoreBytes, "snapshot-max-restore-bytes", server.DefaultMaxRestoreBytes, "largest snapshot archive (and state inside it) POST /v1/snapshot/restore accepts, in bytes")
 	f.StringVar(&o.snapshotSpoolDir, "snapshot-spool-dir", "", "directory where snapshot state is spooled while an archive is written, verified or restored; needs room for one state per concurrent request (default: the data dir)")
+	o.tls.addFlags(f)
 	return cmd
 }
 
@@ -248,8 +251,14 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	clientTLS, peerTLS, err := o.tls.configs()
+	if err != nil {
+		return err
+	}
 	logger := newLogger(stderr, ac.logLevel)
 	a, err := agent.Start(agent.Config{
+		ClientTLS:           clientTLS,
+		PeerTLS:             peerTLS,
 		Node:                ac.node,
 		ClientAddr:          ac.clientAddr,
 		AdvertiseClientAddr: ac.advertiseClientAddr,

@@ -20,12 +20,14 @@ type clientOptions struct {
 	endpoints []string
 	timeout   time.Duration
 	output    string
+	tls       clientTLSOptions
 }
 
 func (o *clientOptions) addFlags(cmd *cobra.Command, withOutput bool) {
 	cmd.Flags().StringSliceVar(&o.endpoints, "endpoints", []string{defaultClientAddr},
 		"client addresses of cluster members, tried in order: host:port or http://host:port, comma-separated")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of the whole request")
+	o.tls.addFlags(cmd)
 	if withOutput {
 		cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	}
@@ -38,7 +40,8 @@ func (o *clientOptions) check() error {
 	if len(o.endpoints) == 0 {
 		return usagef("--endpoints is empty")
 	}
-	return nil
+	_, err := o.tls.config(o.endpoints)
+	return err
 }
 
 // apiClient calls the REST API of the first endpoint that answers.
@@ -48,7 +51,8 @@ type apiClient struct {
 }
 
 func (o *clientOptions) client() *apiClient {
-	return &apiClient{endpoints: o.endpoints, http: &http.Client{Timeout: o.timeout}}
+	cfg, _ := o.tls.config(o.endpoints) // checked by check
+	return &apiClient{endpoints: o.tls.httpEndpoints(o.endpoints), http: &http.Client{Timeout: o.timeout, Transport: httpTransport(cfg)}}
 }
 
 func baseURL(endpoint string) string {

@@ -37,9 +37,11 @@ type kvOptions struct {
 	endpoints []string
 	timeout   time.Duration
 	output    string
+	tls       clientTLSOptions
 }
 
 func (o *kvOptions) addFlags(cmd *cobra.Command, outputs string) {
+	o.tls.addFlags(cmd)
 	cmd.Flags().StringSliceVar(&o.endpoints, "endpoints", []string{defaultClientAddr},
 		"client addresses of cluster members (host:port), comma-separated; the client balances over them")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of the request (not of watch or keepalive)")
@@ -67,7 +69,11 @@ func (o *kvOptions) connect() (*clientv3.Client, error) {
 	for i, ep := range o.endpoints {
 		eps[i] = trimScheme(ep)
 	}
-	return clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	tlsCfg, err := o.tls.config(o.endpoints)
+	if err != nil {
+		return nil, err
+	}
+	return clientv3.New(clientv3.Config{Endpoints: eps, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 }
 
 func trimScheme(ep string) string {
