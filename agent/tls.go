@@ -2,13 +2,16 @@ package agent
 
 import (
 	"net"
+	"strings"
 
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
 )
 
-// secure applies cfg's TLS settings: the client listener is wrapped, and
-// the peer network replaced by a TLS one. On error ln is closed.
+// secure applies cfg's TLS settings: the client listener is wrapped, the
+// advertised client address becomes an https:// URL (what etcd's
+// MemberList, GET /v1/members and status show), and the peer network is
+// replaced by a TLS one. On error ln is closed.
 func secure(cfg *Config, ln net.Listener) (net.Listener, error) {
 	if cfg.PeerTLS.ServerEnabled() {
 		nw, err := node.NewTLSNetwork(cfg.PeerTLS)
@@ -20,6 +23,9 @@ func secure(cfg *Config, ln net.Listener) (net.Listener, error) {
 	}
 	if !cfg.ClientTLS.ServerEnabled() {
 		return ln, nil
+	}
+	if !strings.Contains(cfg.AdvertiseClientAddr, "://") {
+		cfg.AdvertiseClientAddr = "https://" + cfg.AdvertiseClientAddr
 	}
 	tln, err := server.TLSListener(ln, cfg.ClientTLS)
 	if err != nil {
