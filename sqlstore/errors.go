@@ -1,0 +1,33 @@
+package sqlstore
+
+import "errors"
+
+// Errors a caller can tell apart with errors.Is; the HTTP API maps each
+// to its wire form in one place. They are returned wrapped with context.
+var (
+	// ErrTooManyStatements: a request has more statements than MaxStatements.
+	ErrTooManyStatements = errors.New("sqlstore: too many statements in request")
+	// ErrNotDeterministic: a write calls something that cannot be made
+	// identical on every member; refused before it reaches the log.
+	ErrNotDeterministic = errors.New("sqlstore: statement is not deterministic")
+	// ErrForbidden: ATTACH/DETACH, load_extension, a PRAGMA that changes
+	// durability or file layout, VACUUM in a transaction, or explicit
+	// transaction control inside a request.
+	ErrForbidden = errors.New("sqlstore: statement not allowed")
+	// ErrResultTooLarge: a query's result passed MaxResultBytes.
+	ErrResultTooLarge = errors.New("sqlstore: result too large")
+	// ErrQueryTimeout: a query ran past its time limit and was interrupted.
+	ErrQueryTimeout = errors.New("sqlstore: query timed out")
+	// ErrStale: a level=none read with a freshness bound on a member that
+	// has not heard from the leader recently enough.
+	ErrStale = errors.New("sqlstore: member is staler than the freshness bound")
+	// ErrParams: parameters do not match the statement's placeholders or
+	// have an unsupported type.
+	ErrParams = errors.New("sqlstore: parameters do not match statement")
+	// ErrCommandTooLarge: an encoded request is larger than the command cap.
+	ErrCommandTooLarge = errors.New("sqlstore: request too large")
+	// ErrBadCommand: a log entry or apply result that does not decode.
+	ErrBadCommand = errors.New("sqlstore: malformed command")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("sqlstore: store closed")
+)
