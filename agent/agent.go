@@ -182,6 +182,7 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 			// goroutine per RPC, copying stacks (runtime.newstack) cost ~3%
 			// of a member's CPU under 64-client puts.
 			grpc.NumStreamWorkers(grpcStreamWorkers),
+			tlsCredentials(cfg),
 		},
 		Snapshots: &snaps,
 	})

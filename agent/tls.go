@@ -6,6 +6,7 @@ import (
 
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
+	"google.golang.org/grpc"
 )
 
 // secure applies cfg's TLS settings: the client listener is wrapped, the
@@ -33,4 +34,13 @@ func secure(cfg *Config, ln net.Listener) (net.Listener, error) {
 		return nil, err
 	}
 	return tln, nil
+}
+
+// tlsCredentials lets gRPC handlers of a TLS client port see the client's
+// certificate (credentials.TLSInfo through peer.FromContext).
+func tlsCredentials(cfg Config) grpc.ServerOption {
+	if !cfg.ClientTLS.ServerEnabled() {
+		return grpc.EmptyServerOption{}
+	}
+	return server.TLSCredentials()
 }

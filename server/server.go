@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -105,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = NewRegistry()
 	}
-	s := &Server{cfg: cfg, grpc: grpc.NewServer(append(slices.Clip(cfg.GRPCOptions), grpc.Creds(connTLSCredentials{}))...), health: health.NewServer()}
+	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.GRPCOptions...), health: health.NewServer()}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	m, err := registerNodeMetrics(cfg.Registry, cfg.Node)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/concord-db/concord/internal/tlsconfig"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -42,6 +43,11 @@ type tlsPrefixConn struct {
 }
 
 func (c *tlsPrefixConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+// TLSCredentials is the gRPC server option of a TLS client port (see
+// connTLSCredentials): handlers then find the client's certificate
+// through peer.FromContext.
+func TLSCredentials() grpc.ServerOption { return grpc.Creds(connTLSCredentials{}) }
 
 // connTLSCredentials are the gRPC server's transport credentials: the
 // handshake has already happened in the mux, so they only report the TLS

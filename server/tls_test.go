@@ -41,7 +41,7 @@ func startTLSServer(t *testing.T) *tlsFixture {
 	f.other = tlstest.NewCA(t, dir, "other-ca")
 	f.server = f.ca.Local(t, "server", "server")
 	f.client = f.ca.Issue(t, "client", "alice")
-	s, err := New(Config{Node: newFakeNode(), GRPCOptions: []grpc.ServerOption{
+	s, err := New(Config{Node: newFakeNode(), GRPCOptions: []grpc.ServerOption{TLSCredentials(),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			cn := "<none>"
 			if p, ok := peer.FromContext(ctx); ok {
