@@ -2,6 +2,7 @@ package agenttest_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"strings"
 	"testing"
@@ -131,5 +132,35 @@ func TestTLSForeignPeerCannotJoinOrSendRaftTraffic(t *testing.T) {
 	}
 	if _, err := c.Client().Put(ctx, "still", "works"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTLSPeerRotation replaces a member's peer certificate on disk: new
+// peer connections get the new certificate, and the cluster keeps working.
+func TestTLSPeerRotation(t *testing.T) {
+	c := agenttest.Start(t, 3, agenttest.Options{TLS: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := c.TLS
+	nw, err := node.NewTLSNetwork(tlsconfig.Config{CertFile: f.Client.CertFile, KeyFile: f.Client.KeyFile, TrustedCAFile: f.CA.CertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := func() string {
+		conn, err := nw.Dial(ctx, c.Agent(0).Node.PeerAddr())
+		if err != nil {
+			t.Fatalf("dial peer port: %v", err)
+		}
+		defer conn.Close()
+		return conn.(interface{ ConnectionState() tls.ConnectionState }).ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	before := served()
+	f.CA.Local(t, "peer-next", "concord-peer").CopyTo(t, f.Peer)
+	c.WaitFor(15*time.Second, "the new peer certificate served", func() bool { return served() != before })
+	// Members reconnect with the new certificates and still commit.
+	for i := range c.Size() {
+		if _, err := c.Client(i).Put(ctx, "after-rotation", "ok"); err != nil {
+			t.Fatalf("put through member %d: %v", i, err)
+		}
 	}
 }
