@@ -57,11 +57,3 @@ func (o *agentTLSOptions) configs() (client, peer tlsconfig.Config, err error) {
 	}
 	return o.client, o.peer, nil
 }
-
-// clientScheme is the URL scheme of the client port.
-func (o *agentTLSOptions) clientScheme() string {
-	if o.client.ServerEnabled() {
-		return "https"
-	}
-	return "http"
-}
