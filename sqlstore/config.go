@@ -1,0 +1,77 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultQueryTimeout   = 5 * time.Second
+	DefaultMaxResultBytes = 64 << 20
+	DefaultMaxStatements  = 1000
+	DefaultReadConns      = 4
+)
+
+// Config is the store's configuration. Zero fields take the defaults
+// above; Dir is required.
+type Config struct {
+	// Dir holds the database file (and its -wal/-shm and temp files).
+	Dir string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// QueryTimeout is a read's time limit when the request sets none
+	// (rqlite's db_timeout). Default 5s.
+	QueryTimeout time.Duration
+	// MaxResultBytes caps one request's result; a query past it ends
+	// with ErrResultTooLarge. Default 64 MiB.
+	MaxResultBytes int64
+	// MaxStatements caps the statements of one request. Default 1000.
+	MaxStatements int
+	// ReadConns is the size of the read-only connection pool. Default 4.
+	ReadConns int
+}
+
+// withDefaults returns cfg with its zero fields set to the defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.QueryTimeout == 0 {
+		cfg.QueryTimeout = DefaultQueryTimeout
+	}
+	if cfg.MaxResultBytes == 0 {
+		cfg.MaxResultBytes = DefaultMaxResultBytes
+	}
+	if cfg.MaxStatements == 0 {
+		cfg.MaxStatements = DefaultMaxStatements
+	}
+	if cfg.ReadConns == 0 {
+		cfg.ReadConns = DefaultReadConns
+	}
+	return cfg
+}
+
+// Validate reports every invalid field, after defaults are applied.
+func (cfg Config) Validate() error {
+	cfg = cfg.withDefaults()
+	var errs []error
+	if cfg.Dir == "" {
+		errs = append(errs, errors.New("sqlstore: Dir is required"))
+	}
+	if cfg.QueryTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sqlstore: QueryTimeout %v is negative", cfg.QueryTimeout))
+	}
+	if cfg.MaxResultBytes < 0 {
+		errs = append(errs, fmt.Errorf("sqlstore: MaxResultBytes %d is negative", cfg.MaxResultBytes))
+	}
+	if cfg.MaxStatements < 0 {
+		errs = append(errs, fmt.Errorf("sqlstore: MaxStatements %d is negative", cfg.MaxStatements))
+	}
+	if cfg.ReadConns < 0 {
+		errs = append(errs, fmt.Errorf("sqlstore: ReadConns %d is negative", cfg.ReadConns))
+	}
+	return errors.Join(errs...)
+}
