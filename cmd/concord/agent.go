@@ -274,7 +274,7 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		logger.Warn("raft metrics are not exported", "err", err)
 	}
 	a.Server.SetServing("", true)
-	printBanner(stdout, ac, a)
+	printBanner(stdout, ac, a, clientTLS.ServerEnabled())
 	logger.Info("agent started", "node", a.Node.ID(), "client_addr", a.ClientAddr(), "peer_addr", a.Node.PeerAddr(), "data_dir", ac.node.DataDir)
 
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -313,7 +313,7 @@ func waitForStop(ctx context.Context, n *node.Node) error {
 }
 
 // printBanner tells the user where the agent listens and keeps its data.
-func printBanner(w io.Writer, ac agentConfig, a *agent.Agent) {
+func printBanner(w io.Writer, ac agentConfig, a *agent.Agent, clientTLS bool) {
 	n := a.Node
 	mode := ""
 	if ac.dev {
@@ -328,7 +328,11 @@ func printBanner(w io.Writer, ac agentConfig, a *agent.Agent) {
 	if advertised == "" {
 		advertised = a.ClientAddr()
 	}
-	fmt.Fprintf(w, "  client: http://%s (advertised as %s)\n", a.ClientAddr(), advertised)
+	scheme := "http"
+	if clientTLS {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "  client: %s://%s (advertised as %s)\n", scheme, a.ClientAddr(), advertised)
 	fmt.Fprintf(w, "  peer:   %s (advertised as %s)\n", n.PeerAddr(), n.AdvertisePeerAddr())
 	fmt.Fprintf(w, "  data:   %s\n", dir)
 }
