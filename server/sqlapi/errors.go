@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/concord-db/concord/node"
+	"github.com/concord-db/concord/sqlstore"
 )
 
 // apiError is an error whose HTTP status the API decided itself (bad input).
@@ -31,6 +32,15 @@ var statusMapping = []struct {
 	err    error
 	status int
 }{
+	{sqlstore.ErrParams, http.StatusBadRequest},
+	{sqlstore.ErrNotDeterministic, http.StatusBadRequest},
+	{sqlstore.ErrForbidden, http.StatusBadRequest},
+	{sqlstore.ErrResultTooLarge, http.StatusBadRequest},
+	{sqlstore.ErrTooManyStatements, http.StatusRequestEntityTooLarge},
+	{sqlstore.ErrCommandTooLarge, http.StatusRequestEntityTooLarge},
+	{sqlstore.ErrQueryTimeout, http.StatusGatewayTimeout},
+	{sqlstore.ErrStale, http.StatusServiceUnavailable},
+	{sqlstore.ErrClosed, http.StatusServiceUnavailable},
 	{node.ErrNotLeader, http.StatusServiceUnavailable},
 	{node.ErrNoLeader, http.StatusServiceUnavailable},
 	{node.ErrRemoved, http.StatusServiceUnavailable},
