@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net"
+	"net/http"
 	"strings"
 
 	"github.com/concord-db/concord/node"
@@ -32,6 +33,16 @@ func secure(cfg *Config, ln net.Listener) (net.Listener, error) {
 	if err != nil {
 		ln.Close()
 		return nil, err
+	}
+	if cfg.Snapshot.Client == nil {
+		// A follower forwards a restore to the leader's TLS client port,
+		// presenting its own certificate (for --client-cert-auth).
+		tc, err := cfg.ClientTLS.ClientConfig()
+		if err != nil {
+			tln.Close()
+			return nil, err
+		}
+		cfg.Snapshot.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
 	}
 	return tln, nil
 }

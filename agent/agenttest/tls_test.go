@@ -1,9 +1,11 @@
 package agenttest_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +164,45 @@ func TestTLSPeerRotation(t *testing.T) {
 		if _, err := c.Client(i).Put(ctx, "after-rotation", "ok"); err != nil {
 			t.Fatalf("put through member %d: %v", i, err)
 		}
+	}
+}
+
+// TestTLSRestoreThroughFollower posts a snapshot archive to a follower of a
+// TLS cluster with client certificate authentication: the follower
+// forwards it to the leader's TLS client port with its own certificate.
+func TestTLSRestoreThroughFollower(t *testing.T) {
+	c := agenttest.Start(t, 3, agenttest.Options{TLS: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.Client().Put(ctx, "restore/k", "before"); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: c.ClientTLS()}}
+	l := c.Leader()
+	resp, err := hc.Get("https://" + c.Endpoint(l) + "/v1/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/snapshot: %d %v", resp.StatusCode, err)
+	}
+	if _, err := c.Client().Put(ctx, "restore/k", "after"); err != nil {
+		t.Fatal(err)
+	}
+	follower := (l + 1) % c.Size()
+	resp, err = hc.Post("https://"+c.Endpoint(follower)+"/v1/snapshot/restore", "application/gzip", bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("restore through follower %d: %d %s", follower, resp.StatusCode, body)
+	}
+	got, err := c.Client(follower).Get(ctx, "restore/k")
+	if err != nil || len(got.Kvs) != 1 || string(got.Kvs[0].Value) != "before" {
+		t.Fatalf("after the restore: %v %v, want before", got, err)
 	}
 }
