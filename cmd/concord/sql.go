@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -48,8 +47,9 @@ bad usage. Dot commands work in scripts too.`,
 			if !slices.Contains(sqlLevels, level) {
 				return usagef("--consistency %q: want one of %s", level, strings.Join(sqlLevels, ", "))
 			}
+			api := o.client() // the endpoints and HTTP client with --cacert/--cert/--key applied
 			sh := &sqlShell{
-				client:  &sqlClient{endpoints: o.endpoints, http: &http.Client{Timeout: o.timeout}},
+				client:  &sqlClient{endpoints: api.endpoints, http: api.http},
 				timeout: o.timeout, out: cmd.OutOrStdout(), mode: mode, level: level, timer: timer,
 			}
 			if len(execute) > 0 {

@@ -8,6 +8,7 @@ package sqlapitest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -39,7 +40,7 @@ var ErrNotSupported = errors.New("sqlapitest: dump is not supported")
 
 // Server is the API on a DB, served on a loopback port.
 type Server struct {
-	URL  string // http://127.0.0.1:port
+	URL  string // http://127.0.0.1:port (https:// with StartTLS)
 	Addr string // 127.0.0.1:port
 	DB   *DB
 }
@@ -47,6 +48,18 @@ type Server struct {
 // Start serves the API over a fresh database until the test ends.
 // maxRequestBytes is sqlapi.Config's (0: its default).
 func Start(t testing.TB, maxRequestBytes int64) *Server {
+	t.Helper()
+	return start(t, maxRequestBytes, nil)
+}
+
+// StartTLS is Start over TLS with cfg (its certificate and, for client
+// certificate checks, ClientAuth and ClientCAs); URL is then https://.
+func StartTLS(t testing.TB, cfg *tls.Config) *Server {
+	t.Helper()
+	return start(t, 0, cfg)
+}
+
+func start(t testing.TB, maxRequestBytes int64, tlsCfg *tls.Config) *Server {
 	t.Helper()
 	conn, err := sqlite3.Open(":memory:")
 	if err != nil {
@@ -63,9 +76,15 @@ func Start(t testing.TB, maxRequestBytes int64) *Server {
 	for pattern, h := range api.Routes() {
 		mux.Handle(pattern, h)
 	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if tlsCfg != nil {
+		srv.TLS = tlsCfg
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	cluster.addr = strings.TrimPrefix(srv.URL, "http://")
+	_, cluster.addr, _ = strings.Cut(srv.URL, "://")
 	return &Server{URL: srv.URL, Addr: cluster.addr, DB: db}
 }
 
