@@ -1,0 +1,362 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	_ "github.com/ncruces/go-sqlite3/embed" // the SQLite engine (wasm2go build)
+)
+
+// dbFileName is the database file inside Config.Dir.
+const dbFileName = "sql.db"
+
+// Store is concord's replicated SQLite state machine. Apply runs on one
+// write connection; the applied raft index lives in the meta table and is
+// written in the same transaction as each command's effects.
+type Store struct {
+	cfg Config
+
+	mu      sync.Mutex // serializes apply and close
+	conn    *sqlite3.Conn
+	applied uint64
+	closed  bool
+}
+
+// Open opens (or creates) the database in cfg.Dir in WAL mode.
+// synchronous=NORMAL: the raft log is the durability, and after a crash
+// Apply skips entries whose index is already in the file.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	conn, err := sqlite3.Open(filepath.Join(cfg.Dir, dbFileName))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open database: %w", err)
+	}
+	s := &Store{cfg: cfg, conn: conn}
+	if err := s.init(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	for _, q := range []string{
+		"PRAGMA journal_mode=WAL",
+		"PRAGMA synchronous=NORMAL",
+		"CREATE TABLE IF NOT EXISTS _concord_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+	} {
+		if err := s.conn.Exec(q); err != nil {
+			return fmt.Errorf("sqlstore: %s: %w", q, err)
+		}
+	}
+	idx, err := s.metaInt("applied_index")
+	if err != nil {
+		return err
+	}
+	s.applied = uint64(idx)
+	return nil
+}
+
+func (s *Store) metaInt(key string) (int64, error) {
+	st, _, err := s.conn.Prepare("SELECT value FROM _concord_meta WHERE key = ?")
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: read meta: %w", err)
+	}
+	defer st.Close()
+	if err := st.BindText(1, key); err != nil {
+		return 0, err
+	}
+	var v int64
+	if st.Step() {
+		v = st.ColumnInt64(0)
+	}
+	if err := st.Err(); err != nil {
+		return 0, fmt.Errorf("sqlstore: read meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func (s *Store) setMetaInt(key string, v int64) error {
+	st, _, err := s.conn.Prepare("INSERT OR REPLACE INTO _concord_meta (key, value) VALUES (?, ?)")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.BindText(1, key); err != nil {
+		return err
+	}
+	if err := st.BindInt64(2, v); err != nil {
+		return err
+	}
+	return st.Exec()
+}
+
+// Close closes the database. Apply after Close returns ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.conn.Close()
+}
+
+// AppliedIndex is the raft index of the last command in the database.
+func (s *Store) AppliedIndex() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+// Apply runs one command (node.StateMachine). Commands at or below the
+// applied index are already in the file and are skipped. The result is
+// an encoded applyResult.
+func (s *Store) Apply(index uint64, cmd []byte) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return encodeResult(applyResult{Err: ErrClosed.Error()})
+	}
+	if index != 0 && index <= s.applied {
+		return encodeResult(applyResult{Err: fmt.Sprintf("sqlstore: index %d already applied", index)})
+	}
+	c, err := decodeCommand(cmd)
+	if err != nil {
+		// Still record the index: the entry is consumed.
+		if err2 := s.recordIndexOnly(index); err2 != nil {
+			s.cfg.Logger.Error("sqlstore: record applied index", "index", index, "err", err2)
+		}
+		return encodeResult(applyResult{Err: err.Error()})
+	}
+	res, err := s.applyCommand(index, c)
+	if err != nil {
+		return encodeResult(applyResult{Err: err.Error()})
+	}
+	return encodeResult(res)
+}
+
+func (s *Store) recordIndexOnly(index uint64) error {
+	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	if err := s.setMetaInt("applied_index", int64(index)); err != nil {
+		s.conn.Exec("ROLLBACK")
+		return err
+	}
+	if err := s.conn.Exec("COMMIT"); err != nil {
+		return err
+	}
+	s.applied = index
+	return nil
+}
+
+// applyCommand runs c in one SQLite transaction that also records index.
+// With Request.Transaction the statements run all or nothing (a failure
+// rolls back the request's work, the index is still recorded); otherwise
+// each statement has its own savepoint and a failure does not stop the
+// next.
+func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
+	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+		return applyResult{}, fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	results, err := s.runRequest(c)
+	if err == nil {
+		err = s.setMetaInt("applied_index", int64(index))
+	}
+	if err == nil {
+		err = s.conn.Exec("COMMIT")
+	}
+	if err != nil {
+		s.conn.Exec("ROLLBACK")
+		return applyResult{}, fmt.Errorf("sqlstore: apply index %d: %w", index, err)
+	}
+	s.applied = index
+	return applyResult{Results: results}, nil
+}
+
+// runRequest runs the statements inside the open transaction. The error
+// return is for failures of the savepoint machinery itself; statement
+// failures are reported in their Result.
+func (s *Store) runRequest(c command) ([]Result, error) {
+	stmts := c.Request.Statements
+	results := make([]Result, 0, len(stmts))
+	if c.Request.Transaction {
+		if err := s.conn.Exec("SAVEPOINT request"); err != nil {
+			return nil, err
+		}
+		for _, st := range stmts {
+			r := s.runStatement(st)
+			results = append(results, r)
+			if r.Error != "" {
+				if err := s.conn.Exec("ROLLBACK TO request"); err != nil {
+					return nil, err
+				}
+				break
+			}
+		}
+		return results, s.conn.Exec("RELEASE request")
+	}
+	for _, st := range stmts {
+		if err := s.conn.Exec("SAVEPOINT stmt"); err != nil {
+			return nil, err
+		}
+		r := s.runStatement(st)
+		if r.Error != "" {
+			if err := s.conn.Exec("ROLLBACK TO stmt"); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.conn.Exec("RELEASE stmt"); err != nil {
+			return nil, err
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// runStatement prepares, binds and steps one statement on the apply
+// connection; any failure becomes the Result's Error (SQLite's text).
+func (s *Store) runStatement(st Statement) Result {
+	start := time.Now()
+	r, err := execStatement(s.conn, st)
+	if err != nil {
+		r = Result{Error: err.Error()}
+	}
+	r.Time = time.Since(start)
+	return r
+}
+
+func execStatement(conn *sqlite3.Conn, st Statement) (Result, error) {
+	stmt, tail, err := conn.Prepare(st.SQL)
+	if err != nil {
+		return Result{}, err
+	}
+	if stmt == nil {
+		return Result{}, errors.New("empty statement")
+	}
+	defer stmt.Close()
+	if tail != "" && !onlySpace(tail) {
+		return Result{}, errors.New("one statement per entry: trailing SQL after the first statement")
+	}
+	if err := bindParams(stmt, st); err != nil {
+		return Result{}, err
+	}
+	var r Result
+	r.ReadOnly = stmt.ReadOnly()
+	n := stmt.ColumnCount()
+	for i := 0; i < n; i++ {
+		r.Columns = append(r.Columns, stmt.ColumnName(i))
+		r.Types = append(r.Types, stmt.ColumnDeclType(i))
+	}
+	for stmt.Step() {
+		row := make([]any, n)
+		for i := 0; i < n; i++ {
+			row[i] = columnValue(stmt, i)
+		}
+		r.Rows = append(r.Rows, row)
+	}
+	if err := stmt.Err(); err != nil {
+		return Result{}, err
+	}
+	if n == 0 {
+		r.LastInsertID = conn.LastInsertRowID()
+		r.RowsAffected = conn.Changes()
+	}
+	return r, nil
+}
+
+func onlySpace(s string) bool {
+	for _, c := range s {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ';' {
+			return false
+		}
+	}
+	return true
+}
+
+func columnValue(stmt *sqlite3.Stmt, i int) any {
+	switch stmt.ColumnType(i) {
+	case sqlite3.INTEGER:
+		return stmt.ColumnInt64(i)
+	case sqlite3.FLOAT:
+		return stmt.ColumnFloat(i)
+	case sqlite3.TEXT:
+		return stmt.ColumnText(i)
+	case sqlite3.BLOB:
+		return stmt.ColumnBlob(i, []byte{})
+	default:
+		return nil
+	}
+}
+
+// bindParams binds positional values in order and named values by name
+// (with or without their :, @ or $ prefix). A count or name that does not
+// match the statement's placeholders is an ErrParams.
+func bindParams(stmt *sqlite3.Stmt, st Statement) error {
+	count := stmt.BindCount()
+	if len(st.Positional) > 0 && len(st.Named) > 0 {
+		return fmt.Errorf("%w: both positional and named parameters", ErrParams)
+	}
+	if len(st.Named) > 0 {
+		if len(st.Named) != count {
+			return fmt.Errorf("%w: %d named parameters for %d placeholders", ErrParams, len(st.Named), count)
+		}
+		for name, v := range st.Named {
+			idx := 0
+			if name != "" && (name[0] == ':' || name[0] == '@' || name[0] == '$') {
+				idx = stmt.BindIndex(name)
+			} else {
+				for _, p := range []string{":", "@", "$"} {
+					if idx = stmt.BindIndex(p + name); idx != 0 {
+						break
+					}
+				}
+			}
+			if idx == 0 {
+				return fmt.Errorf("%w: no placeholder named %q", ErrParams, name)
+			}
+			if err := bindValue(stmt, idx, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(st.Positional) != count {
+		return fmt.Errorf("%w: %d parameters for %d placeholders", ErrParams, len(st.Positional), count)
+	}
+	for i, v := range st.Positional {
+		if err := bindValue(stmt, i+1, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func bindValue(stmt *sqlite3.Stmt, idx int, v any) error {
+	switch x := v.(type) {
+	case nil:
+		return stmt.BindNull(idx)
+	case int64:
+		return stmt.BindInt64(idx, x)
+	case int:
+		return stmt.BindInt64(idx, int64(x))
+	case float64:
+		return stmt.BindFloat(idx, x)
+	case string:
+		return stmt.BindText(idx, x)
+	case []byte:
+		return stmt.BindBlob(idx, x)
+	case bool:
+		return stmt.BindBool(idx, x)
+	default:
+		return fmt.Errorf("%w: unsupported value type %T", ErrParams, v)
+	}
+}
