@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	_ "github.com/ncruces/go-sqlite3/embed" // the SQLite engine (wasm2go build)
 )
 
 // dbFileName is the database file inside Config.Dir.
@@ -22,7 +21,9 @@ type Store struct {
 
 	mu      sync.Mutex // serializes apply and close
 	conn    *sqlite3.Conn
+	clock   clock
 	applied uint64
+	lastTS  int64 // the last applied command's timestamp: now never goes back
 	closed  bool
 }
 
@@ -38,9 +39,15 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open database: %w", err)
 	}
-	s := &Store{cfg: cfg, conn: conn}
+	priv, err := sqlite3.Open(":memory:")
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlstore: open clock connection: %w", err)
+	}
+	s := &Store{cfg: cfg, conn: conn, clock: clock{priv: priv}}
 	if err := s.init(); err != nil {
 		conn.Close()
+		priv.Close()
 		return nil, err
 	}
 	return s, nil
@@ -61,6 +68,12 @@ func (s *Store) init() error {
 		return err
 	}
 	s.applied = uint64(idx)
+	if s.lastTS, err = s.metaInt("last_timestamp"); err != nil {
+		return err
+	}
+	if err := installDeterminism(s.conn, &s.clock); err != nil {
+		return fmt.Errorf("sqlstore: install deterministic functions: %w", err)
+	}
 	return nil
 }
 
@@ -106,7 +119,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.conn.Close()
+	return errors.Join(s.conn.Close(), s.clock.priv.Close())
 }
 
 // AppliedIndex is the raft index of the last command in the database.
@@ -167,9 +180,13 @@ func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
 	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
 		return applyResult{}, fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	results, err := s.runRequest(c)
+	ts := max(c.Timestamp, s.lastTS)
+	results, err := s.runRequest(c, ts)
 	if err == nil {
 		err = s.setMetaInt("applied_index", int64(index))
+	}
+	if err == nil {
+		err = s.setMetaInt("last_timestamp", ts)
 	}
 	if err == nil {
 		err = s.conn.Exec("COMMIT")
@@ -179,20 +196,22 @@ func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
 		return applyResult{}, fmt.Errorf("sqlstore: apply index %d: %w", index, err)
 	}
 	s.applied = index
+	s.lastTS = ts
 	return applyResult{Results: results}, nil
 }
 
 // runRequest runs the statements inside the open transaction. The error
 // return is for failures of the savepoint machinery itself; statement
 // failures are reported in their Result.
-func (s *Store) runRequest(c command) ([]Result, error) {
+func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 	stmts := c.Request.Statements
 	results := make([]Result, 0, len(stmts))
 	if c.Request.Transaction {
 		if err := s.conn.Exec("SAVEPOINT request"); err != nil {
 			return nil, err
 		}
-		for _, st := range stmts {
+		for i, st := range stmts {
+			s.clock.setStatement(ts, c.Seed, i)
 			r := s.runStatement(st)
 			results = append(results, r)
 			if r.Error != "" {
@@ -204,10 +223,11 @@ func (s *Store) runRequest(c command) ([]Result, error) {
 		}
 		return results, s.conn.Exec("RELEASE request")
 	}
-	for _, st := range stmts {
+	for i, st := range stmts {
 		if err := s.conn.Exec("SAVEPOINT stmt"); err != nil {
 			return nil, err
 		}
+		s.clock.setStatement(ts, c.Seed, i)
 		r := s.runStatement(st)
 		if r.Error != "" {
 			if err := s.conn.Exec("ROLLBACK TO stmt"); err != nil {
