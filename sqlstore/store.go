@@ -35,22 +35,31 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	conn, err := sqlite3.Open(filepath.Join(cfg.Dir, dbFileName))
+	s := &Store{cfg: cfg}
+	if err := s.reopen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// reopen opens the apply and clock connections and loads the meta state.
+func (s *Store) reopen() error {
+	conn, err := sqlite3.Open(filepath.Join(s.cfg.Dir, dbFileName))
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open database: %w", err)
+		return fmt.Errorf("sqlstore: open database: %w", err)
 	}
 	priv, err := sqlite3.Open(":memory:")
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("sqlstore: open clock connection: %w", err)
+		return fmt.Errorf("sqlstore: open clock connection: %w", err)
 	}
-	s := &Store{cfg: cfg, conn: conn, clock: clock{priv: priv}}
+	s.conn, s.clock = conn, clock{priv: priv}
 	if err := s.init(); err != nil {
 		conn.Close()
 		priv.Close()
-		return nil, err
+		return err
 	}
-	return s, nil
+	return nil
 }
 
 func (s *Store) init() error {
