@@ -1,0 +1,65 @@
+package sqlstore
+
+import "fmt"
+
+// ApplyBatch runs all commands of one raft entry in one SQLite
+// transaction, each under its own savepoint, so a batch costs one commit
+// (node.BatchApplier). Results are per command, as from Apply.
+func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][]byte, len(cmds))
+	fail := func(msg string) [][]byte {
+		for i := range out {
+			out[i] = encodeResult(applyResult{Err: msg})
+		}
+		return out
+	}
+	if s.closed {
+		return fail(ErrClosed.Error())
+	}
+	if index != 0 && index <= s.applied {
+		return fail(fmt.Sprintf("sqlstore: index %d already applied", index))
+	}
+	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+		return fail(fmt.Sprintf("sqlstore: begin: %v", err))
+	}
+	ts := s.lastTS
+	var err error
+	for i, b := range cmds {
+		c, derr := decodeCommand(b)
+		if derr != nil {
+			out[i] = encodeResult(applyResult{Err: derr.Error()})
+			continue
+		}
+		cts := max(c.Timestamp, ts)
+		if err = s.conn.Exec("SAVEPOINT command"); err != nil {
+			break
+		}
+		var results []Result
+		if results, err = s.runRequest(c, cts); err != nil {
+			break
+		}
+		if err = s.conn.Exec("RELEASE command"); err != nil {
+			break
+		}
+		ts = cts
+		out[i] = encodeResult(applyResult{Results: results})
+	}
+	if err == nil {
+		err = s.setMetaInt("applied_index", int64(index))
+	}
+	if err == nil {
+		err = s.setMetaInt("last_timestamp", ts)
+	}
+	if err == nil {
+		err = s.conn.Exec("COMMIT")
+	}
+	if err != nil {
+		s.conn.Exec("ROLLBACK")
+		return fail(fmt.Sprintf("sqlstore: apply batch at index %d: %v", index, err))
+	}
+	s.applied = index
+	s.lastTS = ts
+	return out
+}
