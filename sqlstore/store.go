@@ -22,6 +22,7 @@ type Store struct {
 	mu      sync.Mutex // serializes apply and close
 	conn    *sqlite3.Conn
 	clock   clock
+	user    bool // a user statement is running: the authorizer applies
 	applied uint64
 	lastTS  int64 // the last applied command's timestamp: now never goes back
 	closed  bool
@@ -79,6 +80,9 @@ func (s *Store) init() error {
 	s.applied = uint64(idx)
 	if s.lastTS, err = s.metaInt("last_timestamp"); err != nil {
 		return err
+	}
+	if err := installAuthorizer(s.conn, &s.user); err != nil {
+		return fmt.Errorf("sqlstore: install authorizer: %w", err)
 	}
 	if err := installDeterminism(s.conn, &s.clock); err != nil {
 		return fmt.Errorf("sqlstore: install deterministic functions: %w", err)
@@ -255,7 +259,9 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 // connection; any failure becomes the Result's Error (SQLite's text).
 func (s *Store) runStatement(st Statement) Result {
 	start := time.Now()
+	s.user = true
 	r, err := execStatement(s.conn, st)
+	s.user = false
 	if err != nil {
 		r = Result{Error: err.Error()}
 	}

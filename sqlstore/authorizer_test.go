@@ -1,0 +1,37 @@
+package sqlstore
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestApplyRefusesForbiddenStatements(t *testing.T) {
+	s := openTestStore(t)
+	applyReq(t, s, 1, Request{Statements: stmts("CREATE TABLE t (id INTEGER)")})
+	idx := uint64(2)
+	for _, q := range []string{
+		"ATTACH DATABASE 'x.db' AS x",
+		"DETACH DATABASE main",
+		"BEGIN", "COMMIT", "SAVEPOINT a",
+		"PRAGMA journal_mode=DELETE", "PRAGMA synchronous=FULL", "PRAGMA writable_schema=ON",
+	} {
+		r := applyReq(t, s, idx, Request{Statements: stmts(q)})
+		idx++
+		if !strings.Contains(r.Results[0].Error, "not authorized") {
+			t.Errorf("%s: error %q, want not authorized", q, r.Results[0].Error)
+		}
+	}
+	// This SQLite build has no load_extension at all.
+	r := applyReq(t, s, idx, Request{Statements: stmts("SELECT load_extension('x')")})
+	idx++
+	if r.Results[0].Error == "" {
+		t.Error("load_extension ran")
+	}
+	for _, q := range []string{"PRAGMA foreign_keys=ON", "PRAGMA table_info(t)", "INSERT INTO t VALUES (1)"} {
+		r := applyReq(t, s, idx, Request{Statements: stmts(q)})
+		idx++
+		if r.Results[0].Error != "" {
+			t.Errorf("%s: %q", q, r.Results[0].Error)
+		}
+	}
+}
