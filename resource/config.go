@@ -18,7 +18,8 @@ type Config struct {
 	WatchBuffer int
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every unset field at its documented default.
+func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

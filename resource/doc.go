@@ -6,7 +6,7 @@
 // it needs an owner index and a bounded watch history of its own, and keeping
 // it out of the etcd keyspace means etcd clients cannot corrupt it.
 //
-// Status: only the public types, errors, configuration and validation are
-// implemented; the state machine and Backend operations return
-// ErrUnimplemented.
+// Status (issue 12, in progress): only the public types, errors,
+// configuration and ID validation exist; the state machine (Store) and its
+// Backend are not written yet.
 package resource

@@ -14,7 +14,6 @@ var (
 	ErrInconsistent     = errors.New("cannot satisfy consistency requirements")
 	ErrHistoryCompacted = errors.New("watch history compacted past the requested version")
 	ErrWatchOverflow    = errors.New("watcher fell too far behind and was closed; resume from the last version seen")
-	ErrUnimplemented    = errors.New("resource: not implemented yet")
 )
 
 // HistoryCompactedError reports the oldest version still retained; it

@@ -56,3 +56,13 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("negative WatchBuffer accepted")
 	}
 }
+
+func TestConfigWithDefaults(t *testing.T) {
+	c := Config{}.WithDefaults()
+	if c.Logger == nil || c.MaxResourceBytes != 4<<20 || c.HistoryEvents != 100000 || c.WatchBuffer != 1024 {
+		t.Fatalf("defaults %+v", c)
+	}
+	if c := (Config{HistoryEvents: 7}).WithDefaults(); c.HistoryEvents != 7 {
+		t.Fatalf("a set field was replaced: %+v", c)
+	}
+}
