@@ -86,6 +86,7 @@ func (c Config) Validate() error {
 type API struct {
 	pbresource.UnimplementedResourceServiceServer
 	cfg Config
+	m   *metrics
 }
 
 // New validates cfg, fills its defaults and returns the API.
@@ -105,5 +106,5 @@ func New(cfg Config) (*API, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &API{cfg: cfg}, nil
+	return &API{cfg: cfg, m: newMetrics()}, nil
 }

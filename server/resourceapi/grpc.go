@@ -42,6 +42,7 @@ func consistencyFrom(ctx context.Context) resource.ReadConsistency {
 // Read returns one resource.
 func (a *API) Read(ctx context.Context, req *pbresource.ReadRequest) (*pbresource.ReadResponse, error) {
 	res, err := a.read(ctx, consistencyFrom(ctx), req.GetId())
+	a.observe("read", err)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -63,6 +64,7 @@ func (a *API) read(ctx context.Context, c resource.ReadConsistency, id *pbresour
 // Write creates or updates a resource (see write).
 func (a *API) Write(ctx context.Context, req *pbresource.WriteRequest) (*pbresource.WriteResponse, error) {
 	res, err := a.write(ctx, req.GetResource())
+	a.observe("write", err)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -72,6 +74,7 @@ func (a *API) Write(ctx context.Context, req *pbresource.WriteRequest) (*pbresou
 // WriteStatus sets one status key of a resource.
 func (a *API) WriteStatus(ctx context.Context, req *pbresource.WriteStatusRequest) (*pbresource.WriteStatusResponse, error) {
 	res, err := a.writeStatus(ctx, req)
+	a.observe("write_status", err)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -82,6 +85,7 @@ func (a *API) WriteStatus(ctx context.Context, req *pbresource.WriteStatusReques
 // partition or namespace) whose names start with a prefix.
 func (a *API) List(ctx context.Context, req *pbresource.ListRequest) (*pbresource.ListResponse, error) {
 	res, err := a.list(ctx, consistencyFrom(ctx), req.GetType(), req.GetTenancy(), req.GetNamePrefix())
+	a.observe("list", err)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -101,6 +105,7 @@ func (a *API) list(ctx context.Context, c resource.ReadConsistency, t *pbresourc
 // ListByOwner returns the resources an owner (with its uid) owns.
 func (a *API) ListByOwner(ctx context.Context, req *pbresource.ListByOwnerRequest) (*pbresource.ListByOwnerResponse, error) {
 	res, err := a.listByOwner(ctx, consistencyFrom(ctx), req.GetOwner())
+	a.observe("list_by_owner", err)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -119,7 +124,9 @@ func (a *API) listByOwner(ctx context.Context, c resource.ReadConsistency, owner
 
 // Delete deletes a resource (see remove).
 func (a *API) Delete(ctx context.Context, req *pbresource.DeleteRequest) (*pbresource.DeleteResponse, error) {
-	if err := a.remove(ctx, req.GetId(), req.GetVersion()); err != nil {
+	err := a.remove(ctx, req.GetId(), req.GetVersion())
+	a.observe("delete", err)
+	if err != nil {
 		return nil, grpcError(err)
 	}
 	return &pbresource.DeleteResponse{}, nil
@@ -128,7 +135,9 @@ func (a *API) Delete(ctx context.Context, req *pbresource.DeleteRequest) (*pbres
 // MutateAndValidate answers with the resource as Write would take it
 // (validated; concord has no mutation hooks) without writing it.
 func (a *API) MutateAndValidate(ctx context.Context, req *pbresource.MutateAndValidateRequest) (*pbresource.MutateAndValidateResponse, error) {
-	if err := a.checkResource(req.GetResource()); err != nil {
+	err := a.checkResource(req.GetResource())
+	a.observe("mutate_and_validate", err)
+	if err != nil {
 		return nil, grpcError(err)
 	}
 	return &pbresource.MutateAndValidateResponse{Resource: req.Resource}, nil
@@ -147,10 +156,13 @@ func (a *API) WatchList(req *pbresource.WatchListRequest, stream grpc.ServerStre
 		return grpcError(err)
 	}
 	w, err := a.watch(ctx, req.GetType(), req.GetTenancy(), req.GetNamePrefix(), from)
+	a.observe("watch", err)
 	if err != nil {
 		return grpcError(err)
 	}
 	defer w.Close()
+	a.m.watchers.Inc()
+	defer a.m.watchers.Dec()
 	// Hold the snapshot until its end to learn the version it stands at.
 	var held []*pbresource.WatchEvent
 	headerSent := false
@@ -166,6 +178,7 @@ func (a *API) WatchList(req *pbresource.WatchListRequest, stream grpc.ServerStre
 			return grpcError(err)
 		}
 		out := toWatchEvent(ev)
+		a.m.watchEvents.WithLabelValues(eventTypes[ev.Kind]).Inc()
 		if !headerSent {
 			held = append(held, out)
 			if ev.Kind != resource.EndOfSnapshot {

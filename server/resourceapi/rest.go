@@ -116,6 +116,7 @@ func (a *API) httpRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := a.read(r.Context(), c, id)
+	a.observe("read", err)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -147,6 +148,7 @@ func (a *API) httpWrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.write(r.Context(), res)
+	a.observe("write", err)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -186,7 +188,9 @@ func (a *API) httpDelete(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, q.err)
 		return
 	}
-	if err := a.remove(r.Context(), id, version); err != nil {
+	err := a.remove(r.Context(), id, version)
+	a.observe("delete", err)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -222,6 +226,7 @@ func (a *API) httpList(w http.ResponseWriter, r *http.Request) {
 		a.httpListByOwner(w, r, q, c, t)
 	default:
 		list, err := a.list(r.Context(), c, t, ten, prefix)
+		a.observe("list", err)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -252,6 +257,7 @@ func (a *API) httpListByOwner(w http.ResponseWriter, r *http.Request, q *query, 
 		return
 	}
 	list, err := a.listByOwner(r.Context(), c, owner)
+	a.observe("list_by_owner", err)
 	if err != nil {
 		a.fail(w, r, err)
 		return

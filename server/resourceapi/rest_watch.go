@@ -32,11 +32,14 @@ var eventTypes = map[resource.EventKind]string{
 func (a *API) httpWatch(w http.ResponseWriter, r *http.Request, t *pbresource.Type, ten *pbresource.Tenancy, prefix string, from uint64) {
 	ctx := r.Context()
 	watcher, err := a.watch(ctx, t, ten, prefix, from)
+	a.observe("watch", err)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	defer watcher.Close()
+	a.m.watchers.Inc()
+	defer a.m.watchers.Dec()
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -52,6 +55,7 @@ func (a *API) httpWatch(w http.ResponseWriter, r *http.Request, t *pbresource.Ty
 			return
 		}
 		line := WatchLine{Type: eventTypes[ev.Kind], Version: ev.Version}
+		a.m.watchEvents.WithLabelValues(line.Type).Inc()
 		if ev.Resource != nil {
 			if line.Resource, err = MarshalResource(ev.Resource); err != nil {
 				enc.Encode(WatchLine{Type: "error", Error: err.Error(), Code: CodeInternal})
