@@ -33,7 +33,7 @@ const (
 )
 
 // Workloads lists the workload names.
-var Workloads = []string{Put, Get, Mixed, TxnCAS, Watch, LeaseKeepAlive, Fill}
+var Workloads = []string{Put, Get, Mixed, TxnCAS, Watch, LeaseKeepAlive, Fill, SQLInsert, SQLTxn, SQLQuery}
 
 // Consistency levels of reads.
 const (
@@ -85,6 +85,14 @@ type Config struct {
 	// Preload writes the key space before a get or mixed run when it is not
 	// there yet.
 	Preload bool
+	// Level is the consistency level of sql-query (rqlite's: none, weak,
+	// linearizable, strong). Default linearizable.
+	Level string
+	// Table is the SQL workloads' table. Default DefaultSQLTable.
+	Table string
+	// TxnStatements is the number of statements of one sql-txn request.
+	// Default DefaultTxnStatements.
+	TxnStatements int
 	// Timeout bounds each request.
 	Timeout     time.Duration
 	DialTimeout time.Duration
@@ -96,6 +104,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Clients == 0 {
 		c.Clients = 1
+	}
+	if c.Conns == 0 && isSQL(c.Workload) {
+		c.Conns = c.Clients // one HTTP connection per client
 	}
 	if c.Conns == 0 {
 		c.Conns = max(1, min(len(c.Endpoints), c.Clients))
@@ -123,6 +134,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
+	}
+	if c.Level == "" {
+		c.Level = DefaultSQLLevel
+	}
+	if c.Table == "" {
+		c.Table = DefaultSQLTable
+	}
+	if c.TxnStatements == 0 {
+		c.TxnStatements = DefaultTxnStatements
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -153,7 +173,9 @@ func (c Config) Validate() error {
 	if c.Clients < 1 {
 		bad("--clients must be at least 1, got %d", c.Clients)
 	}
-	if c.Conns < 1 {
+	if isSQL(c.Workload) && c.Conns != c.Clients {
+		bad("--conns does not apply to %s: each client has its own HTTP connection", c.Workload)
+	} else if c.Conns < 1 {
 		bad("--conns must be at least 1, got %d", c.Conns)
 	} else if c.Conns > c.Clients {
 		bad("--conns (%d) is more than --clients (%d): some connections would carry no load", c.Conns, c.Clients)
@@ -193,6 +215,15 @@ func (c Config) Validate() error {
 	}
 	if c.Batch < 1 {
 		bad("--batch must be at least 1, got %d", c.Batch)
+	}
+	if !slices.Contains(SQLLevels, c.Level) {
+		bad("--level %q: want one of %s", c.Level, strings.Join(SQLLevels, ", "))
+	}
+	if !sqlIdent.MatchString(c.Table) {
+		bad("--table %q: want a plain SQL identifier (letters, digits, underscores)", c.Table)
+	}
+	if c.TxnStatements < 1 || c.TxnStatements > maxTxnStatements {
+		bad("--statements must be between 1 and %d, got %d", maxTxnStatements, c.TxnStatements)
 	}
 	if c.Timeout <= 0 {
 		bad("--timeout must be positive")

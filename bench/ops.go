@@ -59,6 +59,8 @@ func (r *runner) op(ctx context.Context, w *worker, due time.Time) error {
 		return err
 	case Fill:
 		return r.fill(ctx, w, cfg.Batch)
+	case SQLInsert, SQLTxn, SQLQuery:
+		return r.sqlOp(ctx, w)
 	}
 	panic("unknown workload " + cfg.Workload)
 }

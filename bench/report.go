@@ -74,7 +74,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	p := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
 	what := r.Workload
 	switch r.Workload {
-	case Get, TxnCAS:
+	case Get, TxnCAS, SQLQuery:
 		what += " (" + r.Consistency + ")"
 	case Mixed:
 		what += fmt.Sprintf(" (%.0f%% %s gets)", r.ReadRatio*100, r.Consistency)

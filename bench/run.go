@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,16 +25,23 @@ type worker struct {
 	lease clientv3.LeaseID
 	rec   *recorder
 	key   []byte // scratch for key formatting
+	// SQL workloads (sql.go): the member this worker talks to, the
+	// sql-insert body and the JSON-quoted value.
+	sql      *sqlClient
+	sqlBody  []byte
+	sqlValue []byte
 }
 
 type runner struct {
-	cfg      Config
-	conns    []*clientv3.Client
-	workers  []*worker
-	readOpts []clientv3.OpOption
-	used     []string // endpoints that carry load
-	fillNext atomic.Int64
-	watch    *watchState
+	cfg       Config
+	conns     []*clientv3.Client
+	workers   []*worker
+	readOpts  []clientv3.OpOption
+	used      []string // endpoints that carry load
+	fillNext  atomic.Int64
+	watch     *watchState
+	sqlHTTP   *http.Client // SQL workloads
+	queryPath string       // sql-query: /db/query?level=...
 	// measureStart is the UnixNano time from which results count
 	// (math.MaxInt64 until the run starts).
 	measureStart atomic.Int64
@@ -65,6 +73,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // every endpoint answers.
 func (r *runner) dial(ctx context.Context) error {
 	cfg := r.cfg
+	if isSQL(cfg.Workload) {
+		return r.dialSQL(ctx)
+	}
 	for i := range cfg.Conns {
 		ep := endpointOfConn(cfg.Endpoints, i)
 		cli, err := newClient(ctx, ep, cfg.DialTimeout)
@@ -80,15 +91,22 @@ func (r *runner) dial(ctx context.Context) error {
 		r.readOpts = []clientv3.OpOption{clientv3.WithSerializable()}
 	}
 	for i := range cfg.Clients {
-		val := make([]byte, cfg.ValueSize)
-		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
-		for j := range val {
-			val[j] = byte('a' + rng.IntN(26))
-		}
-		r.workers = append(r.workers, &worker{id: i, cli: r.conns[connOfClient(cfg.Conns, i)], rng: rng,
-			val: val, sval: string(val), rec: newRecorder()})
+		w := newWorker(cfg, i)
+		w.cli = r.conns[connOfClient(cfg.Conns, i)]
+		r.workers = append(r.workers, w)
 	}
 	return nil
+}
+
+// newWorker is worker i with its random source and a random value of
+// ValueSize lowercase letters.
+func newWorker(cfg Config, i int) *worker {
+	val := make([]byte, cfg.ValueSize)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
+	for j := range val {
+		val[j] = byte('a' + rng.IntN(26))
+	}
+	return &worker{id: i, rng: rng, val: val, sval: string(val), rec: newRecorder()}
 }
 
 // newClient connects to one endpoint and checks that it answers a read.
@@ -111,12 +129,17 @@ func (r *runner) close() {
 	for _, c := range r.conns {
 		c.Close()
 	}
+	if r.sqlHTTP != nil {
+		r.sqlHTTP.CloseIdleConnections()
+	}
 }
 
 // setup prepares the workload: preloaded keys, leases, watchers.
 func (r *runner) setup(ctx context.Context) error {
 	cfg := r.cfg
 	switch cfg.Workload {
+	case SQLInsert, SQLTxn, SQLQuery:
+		return r.setupSQL(ctx)
 	case Get, Mixed:
 		if cfg.Preload {
 			if err := r.preload(ctx); err != nil {
@@ -313,6 +336,8 @@ func (r *runner) report(t totals) *Report {
 	switch cfg.Workload {
 	case Get, TxnCAS:
 		rep.Consistency = cfg.Consistency
+	case SQLQuery:
+		rep.Consistency = cfg.Level
 	case Mixed:
 		rep.Consistency, rep.ReadRatio = cfg.Consistency, cfg.ReadRatio
 	}

@@ -17,7 +17,9 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "measure a cluster (concord or etcd) under load",
 		Long: `Measure a cluster under load through etcd's v3 gRPC API: the same command
-measures concord and etcd.
+measures concord and etcd. The sql-* workloads use rqlite's HTTP API
+(/db/execute, /db/query) instead, each client with its own keep-alive
+connection, so they measure concord's SQL face and rqlite alike.
 
 --conns connections are opened, each pinned to one endpoint (round-robin
 over --endpoints); the --clients workers share them (worker i uses
@@ -35,7 +37,9 @@ terminal; the report goes to stdout.`,
 		Example: `  concord bench put --endpoints 127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379 --clients 64
   concord bench get --consistency serializable --clients 64 --duration 30s -o json
   concord bench put --clients 16 --rate 2000 --warmup 5s
-  concord bench watch --watchers 1000 --clients 4 --rate 100`,
+  concord bench watch --watchers 1000 --clients 4 --rate 100
+  concord bench sql-insert --clients 64
+  concord bench sql-query --level none --clients 64`,
 	}
 	for _, w := range []struct{ name, short string }{
 		{bench.Put, "puts of random keys over --key-space"},
@@ -45,6 +49,9 @@ terminal; the report goes to stdout.`,
 		{bench.Watch, "put-to-event latency of --watchers watchers on one prefix on the first endpoint"},
 		{bench.LeaseKeepAlive, "lease keep-alives, one lease per client"},
 		{bench.Fill, "write every key of --key-space once, --batch keys per txn (loading data)"},
+		{bench.SQLInsert, "SQL API: one new row per request (POST /db/execute)"},
+		{bench.SQLTxn, "SQL API: --statements upserts of random rows in one ?transaction request"},
+		{bench.SQLQuery, "SQL API: point queries by primary key over --key-space (preloaded) at --level"},
 	} {
 		cmd.AddCommand(newBenchWorkloadCmd(w.name, w.short))
 	}
@@ -76,7 +83,11 @@ func (o *benchOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringSliceVar(&c.Endpoints, "endpoints", []string{defaultClientAddr}, "client addresses of the members (host:port), comma-separated")
 	f.IntVar(&c.Clients, "clients", 1, "concurrent clients (watch: writers)")
-	f.IntVar(&c.Conns, "conns", 0, "gRPC connections shared by the clients, pinned round-robin to the endpoints (default: one per endpoint, at most --clients)")
+	switch c.Workload {
+	case bench.SQLInsert, bench.SQLTxn, bench.SQLQuery: // one HTTP connection per client
+	default:
+		f.IntVar(&c.Conns, "conns", 0, "gRPC connections shared by the clients, pinned round-robin to the endpoints (default: one per endpoint, at most --clients)")
+	}
 	f.DurationVar(&c.Duration, "duration", 0, "length of the measured phase (default 10s unless --total is given)")
 	f.Int64Var(&c.Total, "total", 0, "number of measured requests (instead of --duration)")
 	f.DurationVar(&c.Warmup, "warmup", 0, "load applied before measuring starts")
@@ -99,6 +110,18 @@ func (o *benchOptions) addFlags(cmd *cobra.Command) {
 	}
 	if c.Workload == bench.Mixed {
 		f.Float64Var(&c.ReadRatio, "read-ratio", 0.9, "fraction of requests that are gets")
+	}
+	switch c.Workload {
+	case bench.SQLInsert, bench.SQLTxn, bench.SQLQuery:
+		f.StringVar(&c.Table, "table", bench.DefaultSQLTable, "table the SQL workload creates (if missing) and writes or reads")
+	}
+	switch c.Workload {
+	case bench.SQLQuery:
+		f.StringVar(&c.Level, "level", bench.DefaultSQLLevel, "read consistency level: none, weak, linearizable or strong")
+		f.BoolVar(&c.Preload, "preload", true, "write rows 1..--key-space first if they are not there")
+		f.IntVar(&c.Batch, "batch", 64, "rows per request when preloading")
+	case bench.SQLTxn:
+		f.IntVar(&c.TxnStatements, "statements", bench.DefaultTxnStatements, "statements in each transaction request")
 	}
 	if c.Workload == bench.Watch {
 		f.IntVar(&c.Watchers, "watchers", bench.DefaultWatchers, "watchers on the prefix, on the first endpoint")
