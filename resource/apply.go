@@ -1,0 +1,185 @@
+package resource
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/hashicorp/consul/proto-public/pbresource"
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+)
+
+// hardMaxResourceBytes bounds the size cap a command may carry: apply
+// checks a resource against the smaller of the two, so a proposer that
+// skipped validation still cannot store more than this.
+const hardMaxResourceBytes = 64 << 20
+
+// Apply implements node.StateMachine: it applies one command and returns
+// its encoded result.
+func (s *Store) Apply(index uint64, cmd []byte) []byte {
+	return s.ApplyBatch(index, [][]byte{cmd})[0]
+}
+
+// ApplyBatch implements node.BatchApplier: the commands of one log entry in
+// one memdb transaction, each seeing the ones before it, published once.
+// Each write that happens takes the next revision.
+func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	tx := s.db.Txn(true)
+	out := make([][]byte, len(cmds))
+	var evs []Event
+	for i, b := range cmds {
+		r, ev := s.applyOne(tx, b)
+		s.metrics.count(r.err)
+		if ev != nil {
+			evs = append(evs, *ev)
+		}
+		out[i] = encodeResult(r)
+	}
+	tx.Commit()
+	s.index = max(s.index, index)
+	s.publish(evs)
+	return out
+}
+
+func (s *Store) applyOne(tx *memdb.Txn, b []byte) (result, *Event) {
+	c, err := decodeCommand(b)
+	if err != nil {
+		return result{err: err}, nil
+	}
+	switch c.op {
+	case opWrite:
+		return s.applyWrite(tx, c)
+	case opStatus:
+		return s.applyStatus(tx, c)
+	default:
+		return s.applyDelete(tx, c)
+	}
+}
+
+// applyWrite is WriteCAS. On create the version must be empty and the
+// resource takes the given uid or else the proposer's candidate; on update
+// the version and the uid must be the stored ones. The status is the
+// stored one (WriteStatus alone changes it); the generation is the
+// proposer's when data, metadata, owner or group version changed, else the
+// stored one.
+func (s *Store) applyWrite(tx *memdb.Txn, c *command) (result, *Event) {
+	in := c.res
+	if err := ValidateResource(in, int(min(c.maxBytes, hardMaxResourceBytes))); err != nil {
+		return result{err: err}, nil
+	}
+	if !isULID(c.generation) || (c.uid == "" && in.Id.Uid == "") {
+		return result{err: fmt.Errorf("%w: write without a generation or candidate uid", errMalformed)}, nil
+	}
+	existing := lookup(tx, in.Id)
+	out := &pbresource.Resource{
+		Id:    &pbresource.ID{Uid: in.Id.Uid, Name: in.Id.Name, Type: in.Id.Type, Tenancy: in.Id.Tenancy},
+		Owner: in.Owner, Metadata: in.Metadata, Data: in.Data,
+	}
+	switch {
+	case existing == nil && in.Version != "":
+		return result{err: ErrCASFailure}, nil
+	case existing == nil:
+		if out.Id.Uid == "" {
+			out.Id.Uid = c.uid
+		}
+		out.Generation = c.generation
+	case in.Version != existing.Version:
+		return result{err: ErrCASFailure}, nil
+	case in.Id.Uid != existing.Id.Uid:
+		return result{err: ErrWrongUid}, nil
+	default:
+		out.Status = existing.Status
+		out.Generation = existing.Generation
+		if contentChanged(existing, out) {
+			out.Generation = c.generation
+		}
+	}
+	return s.put(tx, existing, out)
+}
+
+// contentChanged reports whether a write changes what the generation
+// stands for: data, metadata, owner or the stored group version.
+func contentChanged(old, nu *pbresource.Resource) bool {
+	return old.Id.Type.GroupVersion != nu.Id.Type.GroupVersion ||
+		!proto.Equal(old.Data, nu.Data) || !proto.Equal(old.Owner, nu.Owner) ||
+		!metadataEqual(old.Metadata, nu.Metadata)
+}
+
+func metadataEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// applyStatus is WriteStatus: one status key set on the stored resource,
+// which keeps its generation.
+func (s *Store) applyStatus(tx *memdb.Txn, c *command) (result, *Event) {
+	if err := validateStatus(c.id, c.key, c.status); err != nil {
+		return result{err: err}, nil
+	}
+	existing := lookup(tx, c.id)
+	switch {
+	case existing == nil:
+		return result{err: ErrNotFound}, nil
+	case c.id.Uid != existing.Id.Uid:
+		return result{err: ErrWrongUid}, nil
+	case c.id.Type.GroupVersion != existing.Id.Type.GroupVersion:
+		return result{err: GroupVersionMismatchError{RequestedType: c.id.Type, Stored: existing}}, nil
+	case c.version != "" && c.version != existing.Version:
+		return result{err: ErrCASFailure}, nil
+	}
+	out := proto.Clone(existing).(*pbresource.Resource)
+	if out.Status == nil {
+		out.Status = map[string]*pbresource.Status{}
+	}
+	out.Status[c.key] = c.status
+	return s.put(tx, existing, out)
+}
+
+// applyDelete is DeleteCAS: deleting a missing resource, or one whose uid
+// is not the given one (another lifetime of the name), succeeds and does
+// nothing; an empty uid matches any lifetime (the version still has to
+// match, and versions are never reused).
+func (s *Store) applyDelete(tx *memdb.Txn, c *command) (result, *Event) {
+	if err := ValidateID(c.id); err != nil {
+		return result{err: err}, nil
+	}
+	existing := lookup(tx, c.id)
+	switch {
+	case existing == nil, c.id.Uid != "" && c.id.Uid != existing.Id.Uid:
+		return result{}, nil
+	case c.version != existing.Version:
+		return result{err: ErrCASFailure}, nil
+	}
+	if err := tx.Delete(tableResources, existing); err != nil {
+		return result{err: fmt.Errorf("resource: delete: %w", err)}, nil
+	}
+	s.rev++
+	s.counts[typeName(existing.Id.Type)]--
+	if s.counts[typeName(existing.Id.Type)] <= 0 {
+		delete(s.counts, typeName(existing.Id.Type))
+	}
+	return result{rev: s.rev}, &Event{Kind: Delete, Resource: existing, Version: s.rev}
+}
+
+// put stores out (replacing existing, if any) at the next revision.
+func (s *Store) put(tx *memdb.Txn, existing, out *pbresource.Resource) (result, *Event) {
+	s.rev++
+	out.Version = strconv.FormatUint(s.rev, 10)
+	if err := tx.Insert(tableResources, out); err != nil {
+		s.rev--
+		return result{err: fmt.Errorf("resource: insert: %w", err)}, nil
+	}
+	if existing == nil {
+		s.counts[typeName(out.Id.Type)]++
+	}
+	return result{res: out, rev: s.rev}, &Event{Kind: Upsert, Resource: out, Version: s.rev}
+}

@@ -1,0 +1,184 @@
+package resource
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/consul/proto-public/pbresource"
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/concord-db/concord/node"
+)
+
+// Store is the resource state machine of one member, registered with the
+// node as node.TypeResource. Apply, ApplyBatch, Snapshot and the Restore
+// methods are called by the node in log order from one goroutine; every
+// other method may be called from any goroutine and never blocks apply.
+type Store struct {
+	cfg Config
+
+	applyMu sync.Mutex // serialises apply and restore (one goroutine in practice)
+	db      *memdb.MemDB
+	rev     uint64  // revision of the last write
+	index   uint64  // raft index of the last command applied
+	hist    []Event // retained history, oldest first; never written in place
+	counts  map[string]int
+
+	view atomic.Pointer[view] // what readers see
+	hub  *hub
+
+	statusMu    sync.Mutex
+	statusCache Status // counts published with the view
+
+	metrics metrics
+}
+
+var (
+	_ node.StateMachine      = (*Store)(nil)
+	_ node.BatchApplier      = (*Store)(nil)
+	_ node.SnapshotValidator = (*Store)(nil)
+	_ node.RollbackRestorer  = (*Store)(nil)
+)
+
+// view is one published state: an O(1) fork of the database with the
+// revision, index and history that go with it. It is immutable; next is
+// closed when a newer view replaces it.
+type view struct {
+	db    *memdb.MemDB
+	rev   uint64
+	index uint64
+	hist  []Event
+	next  chan struct{}
+}
+
+// oldestResumable is the lowest version a watch can resume from on v: the
+// revision before the oldest retained event, or v.rev when none is.
+func (v *view) oldestResumable() uint64 {
+	if len(v.hist) == 0 {
+		return v.rev
+	}
+	return v.hist[0].Version - 1
+}
+
+// Status describes a Store for GET /v1/status and `concord status`.
+type Status struct {
+	// Resources is how many resources are stored.
+	Resources int
+	// ByType counts them by "group.kind".
+	ByType map[string]int
+	// Revision is the store's revision: the version of its last write.
+	Revision uint64
+}
+
+// Open returns an empty store; the node fills it from its snapshot and log.
+func Open(cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, db: newDB(), counts: map[string]int{}}
+	s.hub = newHub(s)
+	s.view.Store(&view{db: s.db.Snapshot(), next: make(chan struct{})})
+	s.statusCache = Status{ByType: map[string]int{}}
+	return s, nil
+}
+
+// Close ends every watch with ErrWatchClosed and refuses new ones. The
+// store's state stays readable.
+func (s *Store) Close() error {
+	s.hub.close()
+	return nil
+}
+
+// Status returns the resource counts and revision.
+func (s *Store) Status() Status {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	st := s.statusCache
+	st.ByType = make(map[string]int, len(s.statusCache.ByType))
+	for k, v := range s.statusCache.ByType {
+		st.ByType[k] = v
+	}
+	return st
+}
+
+// Revision returns the revision of the last applied write.
+func (s *Store) Revision() uint64 { return s.view.Load().rev }
+
+// AppliedIndex returns the raft index of the last resource command applied
+// (or restored) on this member.
+func (s *Store) AppliedIndex() uint64 { return s.view.Load().index }
+
+// publish makes the apply goroutine's state visible to readers and hands
+// evs to the watchers. restored tells a Restore (see hub.restored).
+func (s *Store) publish(evs []Event) {
+	if over := len(s.hist) + len(evs) - s.cfg.HistoryEvents; over > 0 {
+		if over >= len(s.hist) {
+			evs = evs[over-len(s.hist):]
+			s.hist = nil
+		} else {
+			s.hist = s.hist[over:]
+		}
+	}
+	// Views share the array: an append writes past the end of every view
+	// already published (the history is never shortened at its end), so
+	// none sees it change.
+	s.hist = append(s.hist, evs...)
+	v := &view{db: s.db.Snapshot(), rev: s.rev, index: s.index, hist: s.hist, next: make(chan struct{})}
+	s.publishStatus()
+	s.hub.publish(v, evs)
+}
+
+func (s *Store) publishStatus() {
+	st := Status{Revision: s.rev, ByType: make(map[string]int, len(s.counts))}
+	for k, n := range s.counts {
+		st.ByType[k] = n
+		st.Resources += n
+	}
+	s.statusMu.Lock()
+	s.statusCache = st
+	s.statusMu.Unlock()
+}
+
+// lookup returns the stored resource with id's identity (any uid, any
+// group version), or nil.
+func lookup(tx *memdb.Txn, id *pbresource.ID) *pbresource.Resource {
+	v, err := tx.First(tableResources, indexID, idKey(id))
+	if err != nil || v == nil {
+		return nil
+	}
+	return v.(*pbresource.Resource)
+}
+
+// list returns the resources matching q in v, sorted by ID key.
+func (v *view) list(q query) []*pbresource.Resource {
+	tx := v.db.Txn(false)
+	it, err := tx.Get(tableResources, indexID+"_prefix", q.prefix())
+	if err != nil {
+		return nil
+	}
+	var out []*pbresource.Resource
+	for o := it.Next(); o != nil; o = it.Next() {
+		if r := o.(*pbresource.Resource); q.matches(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// listByOwner returns the resources whose owner is exactly owner (uid
+// included), from the owner index.
+func (v *view) listByOwner(owner *pbresource.ID) []*pbresource.Resource {
+	tx := v.db.Txn(false)
+	it, err := tx.Get(tableResources, indexOwner, ownerKey(owner))
+	if err != nil {
+		return nil
+	}
+	var out []*pbresource.Resource
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*pbresource.Resource))
+	}
+	sort.Slice(out, func(i, j int) bool { return idKey(out[i].Id) < idKey(out[j].Id) })
+	return out
+}
