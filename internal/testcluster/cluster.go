@@ -41,6 +41,11 @@ type Options struct {
 	Seed int64
 	// Configure, if set, has the last word on each node's config.
 	Configure func(*node.Config)
+	// Register, if set, is called on every incarnation of every member,
+	// after its LogSM is registered and before the node starts, to
+	// register more state machines (a resource store, a kv store) on it.
+	// An error fails the start.
+	Register func(id string, n *node.Node) error
 }
 
 func (o *Options) setDefaults() {
@@ -174,6 +179,12 @@ func (c *Cluster) start(m *Member) error {
 	if err := n.Register(node.TypeUser, sm); err != nil {
 		n.Shutdown()
 		return err
+	}
+	if c.opts.Register != nil {
+		if err := c.opts.Register(m.ID, n); err != nil {
+			n.Shutdown()
+			return fmt.Errorf("register state machines on %s: %w", m.ID, err)
+		}
 	}
 	if err := n.Start(); err != nil {
 		return err
