@@ -44,6 +44,7 @@ func Check(name, dir string, ops []Op, holds []Hold, finalCounter int64) Verdict
 	}{
 		{"register", RegisterModel, func(op Op) bool { _, ok := op.Input.(RegInput); return ok && keepOp(op) }},
 		{"multikey", MultiModel, func(op Op) bool { _, ok := op.Input.(MultiInput); return ok && keepOp(op) }},
+		{"sql-register", SQLRegisterModel, func(op Op) bool { _, ok := op.Input.(SQLRegInput); return ok && keepOp(op) }},
 	}
 	for _, m := range models {
 		hist := porcupineOps(ops, m.keep)
@@ -84,6 +85,8 @@ func keepOp(op Op) bool {
 	}
 	switch in := op.Input.(type) {
 	case RegInput:
+		return in.Op != "get"
+	case SQLRegInput:
 		return in.Op != "get"
 	case MultiInput:
 		return in.Op != "read"

@@ -162,7 +162,7 @@ func Run(t testing.TB, s Scenario, c Cluster) Report {
 	t.Logf("scenario %s", s)
 	r := &run{w: s.Workload, rec: NewRecorder(), locks: &LockHistory{Final: -1}, dial: func() (*clientv3.Client, error) {
 		return newClient(c.Endpoints())
-	}}
+	}, endpoints: c.Endpoints}
 	rep := Report{Scenario: s}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Duration)
 	defer cancel()
@@ -195,6 +195,7 @@ func Run(t testing.TB, s Scenario, c Cluster) Report {
 	}
 	rep.Acked, rep.Errors = len(r.acked), r.errs
 	rep.Verdict = Check(s.Name, ArtifactDir(), r.rec.Ops(), r.locks.Holds(), final)
+	checkSQL(hctx, t, s, c, r, &rep)
 	t.Logf("%s: %d ops (%d unknown), %d faults, %d histories, %d violations, %d/%d acknowledged durable writes lost, %d client errors (last: %v)",
 		s.Name, rep.Verdict.Ops, rep.Verdict.Unknown, rep.Faults, rep.Verdict.Histories, len(rep.Verdict.Violations),
 		len(rep.Lost), rep.Acked, rep.Errors, r.lastErr)
@@ -226,7 +227,8 @@ func startWorkers(ctx context.Context, t testing.TB, s Scenario, r *run, wg *syn
 	kinds := []struct {
 		n    int
 		loop func(*worker, context.Context)
-	}{{w.RegisterClients, (*worker).registerLoop}, {w.MultiClients, (*worker).multiLoop}, {w.LockClients, (*worker).lockLoop}}
+	}{{w.RegisterClients, (*worker).registerLoop}, {w.MultiClients, (*worker).multiLoop}, {w.LockClients, (*worker).lockLoop},
+		{max(0, w.SQLClients), (*worker).sqlLoop}}
 	id := 0
 	for _, kind := range kinds {
 		for range kind.n {

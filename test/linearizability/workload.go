@@ -32,6 +32,9 @@ type Workload struct {
 	DurablePercent int
 	// MaxOpsPerClient bounds each client's loop besides the duration.
 	MaxOpsPerClient int
+	// SQLClients use the SQL API (sql_workload.go): a register per row and
+	// durable inserts. Default none (0) until the agent serves the SQL API.
+	SQLClients int
 }
 
 func (w *Workload) setDefaults() {
@@ -66,14 +69,18 @@ const (
 
 // run holds the shared state of one workload run.
 type run struct {
-	w       Workload
-	rec     *Recorder
-	locks   *LockHistory
-	dial    func() (*clientv3.Client, error)
-	mu      sync.Mutex
-	acked   []string // durable keys whose put was acknowledged
-	errs    int
-	lastErr error
+	w     Workload
+	rec   *Recorder
+	locks *LockHistory
+	dial  func() (*clientv3.Client, error)
+	// endpoints are the members' client addresses now (SQL clients pick
+	// one per request).
+	endpoints func() []string
+	sql       sqlState
+	mu        sync.Mutex
+	acked     []string // durable keys whose put was acknowledged
+	errs      int
+	lastErr   error
 }
 
 func (r *run) ack(key string) {
