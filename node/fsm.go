@@ -111,8 +111,14 @@ func (f *fsm) applyEnvelope(e *envelope, index uint64) sessionResult {
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	index := f.applied.get()
+	// A durable state machine records that it is current at the
+	// snapshot's index, so a restart after this snapshot skips its restore.
+	if err := f.markDurable(index, nil); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
 	s := &fsmSnapshot{
-		header:   SnapshotHeader{Version: snapshotVersion, Index: f.applied.get(), Term: f.lastTerm},
+		header:   SnapshotHeader{Version: snapshotVersion, Index: index, Term: f.lastTerm},
 		sessions: f.sessions.clone(),
 		meta:     f.meta.clone(),
 	}
@@ -127,9 +133,12 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	return s, nil
 }
 
-// Restore implements raft.FSM. rc is the reader opened by our snapshot
-// store, which tells the index raft restored to; a stream from elsewhere
-// falls back to the index in its header.
+// Restore implements raft.FSM: a snapshot installed from the leader or a
+// Rollback, never the start (see restoreAtStart). Every state machine is
+// replaced, durable ones too, which then record the snapshot's index. rc is
+// the reader opened by our snapshot store, which tells the index raft
+// restored to; a stream from elsewhere falls back to the index in its
+// header.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.mu.RLock()
@@ -169,6 +178,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	index, term := h.Index, h.Term
 	if m, ok := rc.(*metaReader); ok {
 		index, term = m.meta.Index, m.meta.Term
+	}
+	if err := f.markDurable(index, nil); err != nil {
+		return err
 	}
 	f.lastTerm = term
 	f.applied.set(index)

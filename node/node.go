@@ -131,6 +131,9 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("inspect data dir: %w", err)
 	}
+	if err := n.restoreLatestSnapshot(); err != nil {
+		return err
+	}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  &raftStream{chanListener: n.mux.raft, nw: n.cfg.Network, advertise: stringAddr(n.cfg.AdvertisePeerAddr)},
 		MaxPool: 8,
@@ -200,6 +203,9 @@ func (n *Node) raftConfig() *raft.Config {
 	// them itself, so raft's own apply channel buffer would only hold a
 	// barrier or two.
 	c.BatchApplyCh = false
+	// Start restores the newest snapshot itself (restoreLatestSnapshot),
+	// skipping durable state machines that are already past it.
+	c.NoSnapshotRestoreOnStart = true
 	c.Logger = newHCLog(n.logger, "raft")
 	return c
 }

@@ -35,6 +35,7 @@ const (
 
 // storage is the node's durable state.
 type storage struct {
+	dir       string
 	log       logStore
 	snapshots raft.SnapshotStore
 }
@@ -65,7 +66,7 @@ func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storag
 		log.Close()
 		return nil, fmt.Errorf("open snapshot store in %s: %w", dir, err)
 	}
-	return &storage{log: log, snapshots: metaSnapshotStore{snaps}}, nil
+	return &storage{dir: dir, log: log, snapshots: metaSnapshotStore{snaps}}, nil
 }
 
 // openLogStore opens the data dir's log store: node/logstore's raft.db if
@@ -138,6 +139,16 @@ func (s *storage) hasState() (bool, error) {
 }
 
 func (s *storage) close() error { return s.log.Close() }
+
+// openSnapshotState opens the state.bin of snapshot id for the restore at
+// start, without raft's Open, which first reads the whole file to check its
+// CRC64: the start often skips the durable sections (see restoreAtStart),
+// and every section read is checked against its own CRC32C anyway. The
+// path is raft.FileSnapshotStore's on-disk layout, fixed by the data dirs
+// that already exist.
+func (s *storage) openSnapshotState(id string) (io.ReadCloser, error) {
+	return os.Open(filepath.Join(s.dir, snapshotsDir, id, "state.bin"))
+}
 
 // metaSnapshotStore hands the FSM a reader that knows the snapshot's index,
 // which raft's FSM.Restore does not pass on.
