@@ -100,7 +100,12 @@ func unmarshalData(raw json.RawMessage, typ *pbresource.Type) (*anypb.Any, error
 	if err := protojson.Unmarshal(raw, msg); err != nil {
 		return nil, badField("data", "%v", err)
 	}
-	return anypb.New(msg)
+	// Deterministic, so that the same JSON always stores the same bytes.
+	out := &anypb.Any{}
+	if err := anypb.MarshalFrom(out, msg, proto.MarshalOptions{Deterministic: true}); err != nil {
+		return nil, badField("data", "%v", err)
+	}
+	return out, nil
 }
 
 // opaqueData is the Any of a type this server does not know.
