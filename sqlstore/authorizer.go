@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
@@ -14,26 +15,69 @@ var forbiddenPragmas = map[string]bool{
 	"mmap_size": true, "journal_size_limit": true, "cell_size_check": true, "trusted_schema": true,
 }
 
-// installAuthorizer denies, in user statements on conn (while *user is
-// true), ATTACH/DETACH, transaction control, forbidden PRAGMAs and
-// load_extension: SQLite then fails the statement with "not authorized".
-// It sees through triggers and nested expressions.
+// statePragmas, when set, change how later statements on the same
+// connection behave. The setting lives in the connection, not the file,
+// so a member that restarted (or restored a snapshot) would apply the
+// following writes differently: setting them is not deterministic.
+var statePragmas = map[string]bool{
+	"foreign_keys": true, "defer_foreign_keys": true, "recursive_triggers": true,
+	"case_sensitive_like": true, "reverse_unordered_selects": true, "legacy_alter_table": true,
+	"ignore_check_constraints": true, "query_only": true, "automatic_index": true,
+	"count_changes": true, "full_column_names": true, "short_column_names": true,
+	"temp_store": true, "cache_size": true, "busy_timeout": true, "analysis_limit": true,
+}
+
+// memberFuncs answer differently on different members (connection
+// history, build, file layout): a write calling them is not deterministic.
+var memberFuncs = map[string]bool{
+	"total_changes": true, "sqlite_version": true, "sqlite_source_id": true,
+	"sqlite_compileoption_used": true, "sqlite_compileoption_get": true, "sqlite_offset": true,
+}
+
+// judge decides one action SQLite's authorizer reports while preparing a
+// user statement: nil, or an ErrForbidden / ErrNotDeterministic saying
+// why not. write is true for statements that go through the log, where
+// determinism matters; reads on pooled connections may not change the
+// connection's state either.
+func judge(action sqlite3.AuthorizerActionCode, name3rd, name4th string, write bool) error {
+	switch action {
+	case sqlite3.AUTH_ATTACH, sqlite3.AUTH_DETACH:
+		return fmt.Errorf("%w: ATTACH and DETACH", ErrForbidden)
+	case sqlite3.AUTH_TRANSACTION, sqlite3.AUTH_SAVEPOINT:
+		return fmt.Errorf("%w: transaction control inside a request (use ?transaction)", ErrForbidden)
+	case sqlite3.AUTH_PRAGMA:
+		name := strings.ToLower(name3rd)
+		if forbiddenPragmas[name] {
+			return fmt.Errorf("%w: PRAGMA %s (durability and file layout belong to concord)", ErrForbidden, name)
+		}
+		if statePragmas[name] && name4th != "" {
+			if write {
+				return fmt.Errorf("%w: setting PRAGMA %s changes only this member's connection", ErrNotDeterministic, name)
+			}
+			return fmt.Errorf("%w: setting PRAGMA %s in a query", ErrForbidden, name)
+		}
+	case sqlite3.AUTH_FUNCTION:
+		name := strings.ToLower(name4th)
+		if name == "load_extension" {
+			return fmt.Errorf("%w: load_extension", ErrForbidden)
+		}
+		if write && memberFuncs[name] {
+			return fmt.Errorf("%w: %s() differs between members", ErrNotDeterministic, name)
+		}
+	}
+	return nil
+}
+
+// installAuthorizer denies, in user statements on the apply connection
+// conn (while *user is true), everything judge refuses for a write:
+// SQLite then fails the statement with "not authorized". It sees through
+// triggers and nested expressions. Proposers check the same rules before
+// proposing (inspect), so this is the backstop for statements whose
+// tables did not exist yet when they were checked.
 func installAuthorizer(conn *sqlite3.Conn, user *bool) error {
 	return conn.SetAuthorizer(func(action sqlite3.AuthorizerActionCode, name3rd, name4th, _, _ string) sqlite3.AuthorizerReturnCode {
-		if !*user {
-			return sqlite3.AUTH_OK
-		}
-		switch action {
-		case sqlite3.AUTH_ATTACH, sqlite3.AUTH_DETACH, sqlite3.AUTH_TRANSACTION, sqlite3.AUTH_SAVEPOINT:
+		if *user && judge(action, name3rd, name4th, true) != nil {
 			return sqlite3.AUTH_DENY
-		case sqlite3.AUTH_PRAGMA:
-			if forbiddenPragmas[strings.ToLower(name3rd)] {
-				return sqlite3.AUTH_DENY
-			}
-		case sqlite3.AUTH_FUNCTION:
-			if strings.EqualFold(name4th, "load_extension") {
-				return sqlite3.AUTH_DENY
-			}
 		}
 		return sqlite3.AUTH_OK
 	})

@@ -14,6 +14,10 @@ func TestApplyRefusesForbiddenStatements(t *testing.T) {
 		"DETACH DATABASE main",
 		"BEGIN", "COMMIT", "SAVEPOINT a",
 		"PRAGMA journal_mode=DELETE", "PRAGMA synchronous=FULL", "PRAGMA writable_schema=ON",
+		// Connection state a restarted member would not have.
+		"PRAGMA foreign_keys=ON", "PRAGMA recursive_triggers=1",
+		// Member-dependent answers.
+		"INSERT INTO t VALUES (total_changes())", "SELECT sqlite_version()",
 	} {
 		r := applyReq(t, s, idx, Request{Statements: stmts(q)})
 		idx++
@@ -27,7 +31,7 @@ func TestApplyRefusesForbiddenStatements(t *testing.T) {
 	if r.Results[0].Error == "" {
 		t.Error("load_extension ran")
 	}
-	for _, q := range []string{"PRAGMA foreign_keys=ON", "PRAGMA table_info(t)", "INSERT INTO t VALUES (1)"} {
+	for _, q := range []string{"PRAGMA foreign_keys", "PRAGMA table_info(t)", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (changes())"} {
 		r := applyReq(t, s, idx, Request{Statements: stmts(q)})
 		idx++
 		if r.Results[0].Error != "" {

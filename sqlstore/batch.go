@@ -1,6 +1,9 @@
 package sqlstore
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // ApplyBatch runs all commands of one raft entry in one SQLite
 // transaction, each under its own savepoint, so a batch costs one commit
@@ -8,6 +11,7 @@ import "fmt"
 func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.observeApply(time.Now())
 	out := make([][]byte, len(cmds))
 	fail := func(msg string) [][]byte {
 		for i := range out {

@@ -14,6 +14,9 @@ type command struct {
 	Timestamp int64
 	Seed      uint64
 	Request   Request
+	// Load, for a /db/load, is the SQL text that replaces the database's
+	// content (load.go); Request is then empty.
+	Load string
 }
 
 const commandVersion = 1
@@ -202,7 +205,15 @@ func (d *decoder) value() any {
 func decodeCommand(b []byte) (command, error) {
 	d := &decoder{b: b}
 	var c command
-	if v := d.byte1("version"); d.err == nil && v != commandVersion {
+	v := d.byte1("version")
+	if v == loadCommandVersion {
+		c := decodeLoadCommand(d)
+		if d.err != nil {
+			return command{}, d.err
+		}
+		return c, nil
+	}
+	if d.err == nil && v != commandVersion {
 		return c, fmt.Errorf("%w: unknown version %d", ErrBadCommand, v)
 	}
 	c.Timestamp = d.varint("timestamp")

@@ -13,6 +13,12 @@ const (
 	DefaultMaxResultBytes = 64 << 20
 	DefaultMaxStatements  = 1000
 	DefaultReadConns      = 4
+	// DefaultMaxCommandBytes is the key-value and SQL APIs' request cap
+	// (etcd's --max-request-bytes, 1.5 MiB).
+	DefaultMaxCommandBytes = 1536 * 1024
+	// DefaultMaxLoadBytes caps a /db/load: the load travels as one log
+	// entry, so it is bounded well below the peer RPC's 64 MiB message.
+	DefaultMaxLoadBytes = 32 << 20
 )
 
 // Config is the store's configuration. Zero fields take the defaults
@@ -30,8 +36,17 @@ type Config struct {
 	MaxResultBytes int64
 	// MaxStatements caps the statements of one request. Default 1000.
 	MaxStatements int
-	// ReadConns is the size of the read-only connection pool. Default 4.
+	// ReadConns is how many idle read-only connections are kept for
+	// reuse; more concurrent reads open (and then close) their own.
+	// Default 4.
 	ReadConns int
+	// MaxCommandBytes caps one encoded write request; the agent sets it
+	// to the API's request cap (--max-request-bytes). Default 1.5 MiB.
+	MaxCommandBytes int64
+	// MaxLoadBytes caps a Load: the SQLite file received and the SQL text
+	// it becomes. A larger database is moved with `concord snapshot
+	// restore` instead. Default 32 MiB.
+	MaxLoadBytes int64
 }
 
 // withDefaults returns cfg with its zero fields set to the defaults.
@@ -50,6 +65,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.ReadConns == 0 {
 		cfg.ReadConns = DefaultReadConns
+	}
+	if cfg.MaxCommandBytes == 0 {
+		cfg.MaxCommandBytes = DefaultMaxCommandBytes
+	}
+	if cfg.MaxLoadBytes == 0 {
+		cfg.MaxLoadBytes = DefaultMaxLoadBytes
 	}
 	return cfg
 }
@@ -72,6 +93,12 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.ReadConns < 0 {
 		errs = append(errs, fmt.Errorf("sqlstore: ReadConns %d is negative", cfg.ReadConns))
+	}
+	if cfg.MaxCommandBytes < 0 {
+		errs = append(errs, fmt.Errorf("sqlstore: MaxCommandBytes %d is negative", cfg.MaxCommandBytes))
+	}
+	if cfg.MaxLoadBytes < 0 {
+		errs = append(errs, fmt.Errorf("sqlstore: MaxLoadBytes %d is negative", cfg.MaxLoadBytes))
 	}
 	return errors.Join(errs...)
 }

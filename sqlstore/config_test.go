@@ -17,6 +17,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative result cap", Config{Dir: "x", MaxResultBytes: -1}, "MaxResultBytes"},
 		{"negative statements", Config{Dir: "x", MaxStatements: -1}, "MaxStatements"},
 		{"negative conns", Config{Dir: "x", ReadConns: -1}, "ReadConns"},
+		{"negative command cap", Config{Dir: "x", MaxCommandBytes: -1}, "MaxCommandBytes"},
+		{"negative load cap", Config{Dir: "x", MaxLoadBytes: -1}, "MaxLoadBytes"},
 	}
 	for _, c := range cases {
 		err := c.cfg.Validate()
@@ -32,7 +34,8 @@ func TestConfigValidate(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	cfg := Config{Dir: "x"}.withDefaults()
 	if cfg.QueryTimeout != DefaultQueryTimeout || cfg.MaxResultBytes != DefaultMaxResultBytes ||
-		cfg.MaxStatements != DefaultMaxStatements || cfg.ReadConns != DefaultReadConns || cfg.Logger == nil {
+		cfg.MaxStatements != DefaultMaxStatements || cfg.ReadConns != DefaultReadConns || cfg.Logger == nil ||
+		cfg.MaxCommandBytes != DefaultMaxCommandBytes || cfg.MaxLoadBytes != DefaultMaxLoadBytes {
 		t.Fatalf("defaults not applied: %+v", cfg)
 	}
 }

@@ -26,6 +26,12 @@ var (
 	ErrParams = errors.New("sqlstore: parameters do not match statement")
 	// ErrCommandTooLarge: an encoded request is larger than the command cap.
 	ErrCommandTooLarge = errors.New("sqlstore: request too large")
+	// ErrLoadTooLarge: a Load past MaxLoadBytes; a database that large
+	// is moved with `concord snapshot restore`.
+	ErrLoadTooLarge = errors.New("sqlstore: load too large")
+	// ErrBadLoad: a Load that is neither a sound SQLite file nor SQL text
+	// that runs cleanly on an empty database.
+	ErrBadLoad = errors.New("sqlstore: invalid load")
 	// ErrBadCommand: a log entry or apply result that does not decode.
 	ErrBadCommand = errors.New("sqlstore: malformed command")
 	// ErrClosed: the store was closed.

@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
 )
 
-// Query runs req's statements on a read-only connection of the local
-// database (the real time and random functions, no log). It ends with
-// ErrQueryTimeout after timeout (zero: Config.QueryTimeout). A write
-// statement fails with SQLite's read-only error in its Result.
+// Query runs req's statements on a pooled read-only connection of the
+// local database (the real time and random functions, no log), all in
+// one read transaction so they see the same state. It ends with
+// ErrQueryTimeout after timeout (zero: Config.QueryTimeout), with
+// ErrResultTooLarge once the rows read pass Config.MaxResultBytes, and
+// with ErrForbidden for ATTACH, transaction control or a PRAGMA that
+// would change the connection. A write statement fails with SQLite's
+// read-only error in its Result.
 func (s *Store) Query(ctx context.Context, req Request, timeout time.Duration) ([]Result, error) {
 	if err := s.checkRequest(req); err != nil {
 		return nil, err
@@ -21,51 +24,107 @@ func (s *Store) Query(ctx context.Context, req Request, timeout time.Duration) (
 	if timeout <= 0 {
 		timeout = s.cfg.QueryTimeout
 	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	conn, err := sqlite3.OpenFlags(filepath.Join(s.cfg.Dir, dbFileName), sqlite3.OPEN_READONLY)
+	start := time.Now()
+	defer func() { s.met().querySeconds.Observe(time.Since(start).Seconds()) }()
+	rc, err := s.reader()
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: query: open: %w", err)
+		return nil, err
 	}
-	defer conn.Close()
+	defer s.release(rc)
 	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn.SetInterrupt(qctx)
-	// One read transaction: every statement sees the same state.
-	if err := conn.Exec("BEGIN"); err != nil {
+	rc.conn.SetInterrupt(qctx)
+	if err := rc.conn.Exec("BEGIN"); err != nil {
 		return nil, fmt.Errorf("sqlstore: query: %w", err)
 	}
-	defer conn.Exec("ROLLBACK")
+	defer rc.conn.Exec("ROLLBACK")
+	budget := s.cfg.MaxResultBytes
 	results := make([]Result, 0, len(req.Statements))
-	for _, st := range req.Statements {
-		start := time.Now()
-		r, err := execStatement(conn, st)
+	for i, st := range req.Statements {
+		begin := time.Now()
+		rc.user = true
+		r, err := runStmt(rc.conn, st, &budget)
+		rc.user = false
 		if err != nil {
-			if errors.Is(err, sqlite3.INTERRUPT) || qctx.Err() != nil {
+			switch {
+			case rc.denied != nil:
+				return nil, fmt.Errorf("statement %d: %w", i+1, rc.denied)
+			case errors.Is(err, ErrResultTooLarge):
+				return nil, fmt.Errorf("statement %d: %w: more than %d bytes of rows (MaxResultBytes; select fewer rows or columns)", i+1, ErrResultTooLarge, s.cfg.MaxResultBytes)
+			case errors.Is(err, sqlite3.INTERRUPT) || qctx.Err() != nil:
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
+				s.met().interrupted.Inc()
 				return nil, fmt.Errorf("%w after %v", ErrQueryTimeout, timeout)
 			}
 			r = Result{Error: err.Error()}
 		}
-		r.Time = time.Since(start)
+		r.Time = time.Since(begin)
 		results = append(results, r)
 	}
 	return results, nil
 }
 
-// checkRequest refuses requests over the statement cap or empty ones.
-func (s *Store) checkRequest(req Request) error {
-	if len(req.Statements) == 0 {
-		return fmt.Errorf("%w: no statements", ErrParams)
+// rowBytes is what one row counts against MaxResultBytes: the length of
+// each text and blob, 8 bytes for any other value.
+func rowBytes(row []any) int64 {
+	var n int64
+	for _, v := range row {
+		switch x := v.(type) {
+		case string:
+			n += int64(len(x))
+		case []byte:
+			n += int64(len(x))
+		default:
+			n += 8
+		}
 	}
-	if len(req.Statements) > s.cfg.MaxStatements {
-		return fmt.Errorf("%w: %d statements, at most %d", ErrTooManyStatements, len(req.Statements), s.cfg.MaxStatements)
+	return n
+}
+
+// runStmt prepares, binds and steps one statement on conn. Rows count
+// against *budget when budget is not nil; past it the statement stops
+// with ErrResultTooLarge, so a huge result never sits in memory whole.
+func runStmt(conn *sqlite3.Conn, st Statement, budget *int64) (Result, error) {
+	stmt, tail, err := conn.Prepare(st.SQL)
+	if err != nil {
+		return Result{}, err
 	}
-	return nil
+	if stmt == nil {
+		return Result{}, errors.New("empty statement")
+	}
+	defer stmt.Close()
+	if tail != "" && !onlySpace(tail) {
+		return Result{}, errors.New("one statement per entry: trailing SQL after the first statement")
+	}
+	if err := bindParams(stmt, st); err != nil {
+		return Result{}, err
+	}
+	r := Result{ReadOnly: stmt.ReadOnly()}
+	n := stmt.ColumnCount()
+	for i := 0; i < n; i++ {
+		r.Columns = append(r.Columns, stmt.ColumnName(i))
+		r.Types = append(r.Types, stmt.ColumnDeclType(i))
+	}
+	for stmt.Step() {
+		row := make([]any, n)
+		for i := range row {
+			row[i] = columnValue(stmt, i)
+		}
+		if budget != nil {
+			if *budget -= rowBytes(row); *budget < 0 {
+				return Result{}, ErrResultTooLarge
+			}
+		}
+		r.Rows = append(r.Rows, row)
+	}
+	if err := stmt.Err(); err != nil {
+		return Result{}, err
+	}
+	if n == 0 {
+		r.LastInsertID = conn.LastInsertRowID()
+		r.RowsAffected = conn.Changes()
+	}
+	return r, nil
 }

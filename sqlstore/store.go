@@ -26,6 +26,10 @@ type Store struct {
 	applied uint64
 	lastTS  int64 // the last applied command's timestamp: now never goes back
 	closed  bool
+
+	readers readPool // read-only connections for queries (pool.go)
+	metOnce sync.Once
+	metrics *storeMetrics // metrics.go
 }
 
 // Open opens (or creates) the database in cfg.Dir in WAL mode.
@@ -45,6 +49,7 @@ func Open(cfg Config) (*Store, error) {
 
 // reopen opens the apply and clock connections and loads the meta state.
 func (s *Store) reopen() error {
+	s.readers.flush() // after a restore, pooled readers see the old file
 	conn, err := sqlite3.Open(filepath.Join(s.cfg.Dir, dbFileName))
 	if err != nil {
 		return fmt.Errorf("sqlstore: open database: %w", err)
@@ -132,6 +137,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.readers.close()
 	return errors.Join(s.conn.Close(), s.clock.priv.Close())
 }
 
@@ -148,6 +154,7 @@ func (s *Store) AppliedIndex() uint64 {
 func (s *Store) Apply(index uint64, cmd []byte) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.observeApply(time.Now())
 	if s.closed {
 		return encodeResult(applyResult{Err: ErrClosed.Error()})
 	}
@@ -217,6 +224,9 @@ func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
 // return is for failures of the savepoint machinery itself; statement
 // failures are reported in their Result.
 func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
+	if c.Load != "" {
+		return s.runLoad(c, ts) // a /db/load (load.go)
+	}
 	stmts := c.Request.Statements
 	results := make([]Result, 0, len(stmts))
 	if c.Request.Transaction {
@@ -262,6 +272,7 @@ func (s *Store) runStatement(st Statement) Result {
 	s.user = true
 	r, err := execStatement(s.conn, st)
 	s.user = false
+	s.met().statements.Inc()
 	if err != nil {
 		r = Result{Error: err.Error()}
 	}
@@ -269,43 +280,9 @@ func (s *Store) runStatement(st Statement) Result {
 	return r
 }
 
+// execStatement runs one statement with no cap on its result (runStmt).
 func execStatement(conn *sqlite3.Conn, st Statement) (Result, error) {
-	stmt, tail, err := conn.Prepare(st.SQL)
-	if err != nil {
-		return Result{}, err
-	}
-	if stmt == nil {
-		return Result{}, errors.New("empty statement")
-	}
-	defer stmt.Close()
-	if tail != "" && !onlySpace(tail) {
-		return Result{}, errors.New("one statement per entry: trailing SQL after the first statement")
-	}
-	if err := bindParams(stmt, st); err != nil {
-		return Result{}, err
-	}
-	var r Result
-	r.ReadOnly = stmt.ReadOnly()
-	n := stmt.ColumnCount()
-	for i := 0; i < n; i++ {
-		r.Columns = append(r.Columns, stmt.ColumnName(i))
-		r.Types = append(r.Types, stmt.ColumnDeclType(i))
-	}
-	for stmt.Step() {
-		row := make([]any, n)
-		for i := 0; i < n; i++ {
-			row[i] = columnValue(stmt, i)
-		}
-		r.Rows = append(r.Rows, row)
-	}
-	if err := stmt.Err(); err != nil {
-		return Result{}, err
-	}
-	if n == 0 {
-		r.LastInsertID = conn.LastInsertRowID()
-		r.RowsAffected = conn.Changes()
-	}
-	return r, nil
+	return runStmt(conn, st, nil)
 }
 
 func onlySpace(s string) bool {
