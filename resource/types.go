@@ -26,13 +26,31 @@ const (
 type EventKind int
 
 const (
+	// Upsert: the resource was created or updated (or is part of the
+	// initial snapshot).
 	Upsert EventKind = iota
+	// Delete: the resource was deleted.
 	Delete
+	// EndOfSnapshot: the initial snapshot is complete.
 	EndOfSnapshot
 )
 
-// Event is one change seen by a Watch; Version is the store version (raft
-// index) it happened at.
+func (k EventKind) String() string {
+	switch k {
+	case Upsert:
+		return "upsert"
+	case Delete:
+		return "delete"
+	case EndOfSnapshot:
+		return "end_of_snapshot"
+	}
+	return "unknown"
+}
+
+// Event is one change seen by a Watch. Version is the store revision of
+// the write it reports (for the initial snapshot's Upserts and its
+// EndOfSnapshot, the revision of the snapshot): a watch resumes after it.
+// A Delete carries the resource as it was before the delete.
 type Event struct {
 	Kind     EventKind
 	Resource *pbresource.Resource
