@@ -7,7 +7,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 TEST_FLAGS  ?= -race -timeout 20m
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build test test-e2e dev lint staticcheck fmt clean bench
+.PHONY: help build test test-e2e dev lint staticcheck fmt clean bench bench-sql
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ fmt: ## gofmt every file
 
 bench: ## concord vs etcd side by side (bench/compare.sh; QUICK=1: ~3 min instead of ~15; BENCH_FLAGS for more)
 	bench/compare.sh $(if $(QUICK),--quick) $(BENCH_FLAGS)
+
+bench-sql: ## concord SQL vs its KV puts and dqlite (bench/sql-compare.sh; installs go-dqlite; BENCH_FLAGS for more)
+	bench/sql-compare.sh $(BENCH_FLAGS)
 
 clean: ## remove build output
 	rm -rf bin

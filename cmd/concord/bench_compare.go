@@ -17,8 +17,10 @@ import (
 // after building concord and installing etcd if needed).
 func newBenchCompareCmd() *cobra.Command {
 	var (
-		cfg  compare.Config
-		keep bool
+		cfg       compare.Config
+		keep      bool
+		sql       bool
+		dqliteBin string
 	)
 	cmd := &cobra.Command{
 		Use:   "compare",
@@ -38,6 +40,13 @@ shared, noisy machine. The report calls the baseline --baseline-label
 (default "baseline"); in the JSON its runs are under the cluster key
 "baseline". bench/ab.sh builds two git revisions and runs this.
 
+With --sql it compares the SQL workloads instead: on one three-member
+concord, KV puts and sql-insert, sql-txn and sql-query (linearizable, weak,
+none) at 64 clients and sql-insert at 1, and dqlite-benchmark's kvwrite
+(Debian's go-dqlite: a three-node dqlite on loopback) at the same number of
+clients as the inserts' baseline; the table ends with issue 11's targets.
+bench/sql-compare.sh builds concord, installs go-dqlite and runs this.
+
 Every process started is stopped at the end, also on Ctrl-C.
 bench/compare.sh builds concord, installs etcd (Debian's etcd-server) when
 it is missing, and runs this.`,
@@ -45,7 +54,8 @@ it is missing, and runs this.`,
   concord bench compare --out bench-results --profile bench-results/profiles
   concord bench compare --concord ./concord-new --baseline-concord ./concord-old --baseline-label old \
       --reps 3 --duration 5s --only put-64,put-256 --mem-keys -1
-  bench/ab.sh HEAD~1 HEAD --reps 3 --duration 5s --only put-64,put-256 --mem-keys -1`,
+  bench/ab.sh HEAD~1 HEAD --reps 3 --duration 5s --only put-64,put-256 --mem-keys -1
+  concord bench compare --sql --reps 1 --duration 5s --only put-64,sql-insert-64,sql-query-lin-64`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.ConcordBin == "" {
 				exe, err := os.Executable()
@@ -53,6 +63,12 @@ it is missing, and runs this.`,
 					return err
 				}
 				cfg.ConcordBin = exe
+			}
+			if sql {
+				return runSQLCompare(cmd, cfg, dqliteBin, keep)
+			}
+			if cmd.Flags().Changed("dqlite-benchmark") {
+				return usagef("--dqlite-benchmark needs --sql")
 			}
 			if cfg.BaselineConcordBin != "" && cmd.Flags().Changed("etcd") {
 				return usagef("--etcd and --baseline-concord are exclusive: the baseline is etcd or a concord build")
@@ -110,5 +126,45 @@ it is missing, and runs this.`,
 	f.StringSliceVar(&cfg.Only, "only", nil, "run only these workloads (put-1,put-64,put-256,get-lin-64,get-ser-64,txn-cas-64,watch; none: all)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "also profile concord members under the 64-client put load; profiles go to this directory")
 	f.StringVar(&cfg.OutDir, "out", "", "write results.json and table.md to this directory")
+	f.BoolVar(&sql, "sql", false, "compare the SQL workloads instead: concord's SQL API vs its KV puts and dqlite (bench/sql-compare.sh)")
+	f.StringVar(&dqliteBin, "dqlite-benchmark", "", "with --sql: dqlite-benchmark binary (default: dqlite-benchmark in PATH; without it, no dqlite baseline)")
 	return cmd
+}
+
+// runSQLCompare is `concord bench compare --sql`: concord's SQL workloads
+// and KV puts on one three-member concord, dqlite-benchmark's three-node
+// dqlite as the baseline of the inserts.
+func runSQLCompare(cmd *cobra.Command, c compare.Config, dqliteBin string, keep bool) error {
+	if c.BaselineConcordBin != "" || cmd.Flags().Changed("etcd") || cmd.Flags().Changed("mem-keys") || c.Quick {
+		return usagef("--sql takes --concord, --dqlite-benchmark, --reps, --duration, --warmup, --only, --profile, --out, --work-dir and --keep")
+	}
+	if dqliteBin == "" {
+		if p, err := exec.LookPath("dqlite-benchmark"); err == nil {
+			dqliteBin = p
+		} else {
+			fmt.Fprintln(cmd.ErrOrStderr(), "compare: dqlite-benchmark not found (apt-get install go-dqlite): no dqlite baseline")
+		}
+	}
+	cfg := compare.SQLConfig{ConcordBin: c.ConcordBin, DqliteBin: dqliteBin, WorkDir: c.WorkDir, Reps: c.Reps,
+		Duration: c.Duration, Warmup: c.Warmup, Only: c.Only, ProfileDir: c.ProfileDir, OutDir: c.OutDir, Log: cmd.ErrOrStderr()}
+	if cfg.WorkDir == "" {
+		d, err := os.MkdirTemp("", "concord-sql-compare-")
+		if err != nil {
+			return err
+		}
+		cfg.WorkDir = d
+		if !keep {
+			defer os.RemoveAll(d)
+		}
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	_, err := compare.CompareSQL(ctx, cfg, cmd.OutOrStdout())
+	fmt.Fprintf(cmd.ErrOrStderr(), "compare took %s\n", time.Since(start).Round(time.Second))
+	return err
 }
