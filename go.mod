@@ -20,7 +20,7 @@ require (
 	github.com/ncruces/julianday v1.0.0 // indirect
 	github.com/rqlite/gorqlite v0.0.0-20261020015727-7224ce2bd419 // indirect
 	go.yaml.in/yaml/v2 v2.4.4 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/crypto v0.58.0
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 

@@ -12,6 +12,7 @@ const (
 	TypeKV       Type = 1
 	TypeResource Type = 2
 	TypeSQL      Type = 3
+	TypeAuth     Type = 4
 
 	// TypeUser is the first type free for applications that embed the node.
 	TypeUser Type = 64
