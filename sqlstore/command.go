@@ -14,6 +14,9 @@ type command struct {
 	Timestamp int64
 	Seed      uint64
 	Request   Request
+	// Check, for an interactive transaction's commit, holds the hash of
+	// each statement's result as the client saw it (txn_command.go).
+	Check []resultHash
 	// Load, for a /db/load, is the SQL text that replaces the database's
 	// content (load.go); Request is then empty.
 	Load string
@@ -213,7 +216,7 @@ func decodeCommand(b []byte) (command, error) {
 		}
 		return c, nil
 	}
-	if d.err == nil && v != commandVersion {
+	if d.err == nil && v != commandVersion && v != txnCommandVersion {
 		return c, fmt.Errorf("%w: unknown version %d", ErrBadCommand, v)
 	}
 	c.Timestamp = d.varint("timestamp")
@@ -245,6 +248,9 @@ func decodeCommand(b []byte) (command, error) {
 			st.Named[name] = d.value()
 		}
 		c.Request.Statements = append(c.Request.Statements, st)
+	}
+	if v == txnCommandVersion {
+		c.Check = d.hashes(len(c.Request.Statements))
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")

@@ -227,6 +227,9 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 	if c.Load != "" {
 		return s.runLoad(c, ts) // a /db/load (load.go)
 	}
+	if c.Check != nil {
+		return s.runTxn(c) // an interactive transaction's commit (txn_exec.go)
+	}
 	stmts := c.Request.Statements
 	results := make([]Result, 0, len(stmts))
 	if c.Request.Transaction {
