@@ -107,11 +107,11 @@ func (db *DB) BeginTx(ctx context.Context, opts TxOptions) (*Tx, error) {
 // statement that fails reports SQLite's error in its Result, has no
 // effect, and stays part of the transaction (it must fail the same way at
 // commit). ErrTxnConflict or ErrTxnAborted end the transaction; other
-// errors (ErrParams, ErrTxnTooLong, ErrQueryTimeout, ErrResultTooLarge)
-// leave it as it was, without stmts.
+// errors (ErrParams, ErrForbidden, ErrNotDeterministic, ErrTxnTooLong,
+// ErrQueryTimeout, ErrResultTooLarge) leave it as it was, without stmts.
 func (tx *Tx) Execute(ctx context.Context, stmts []Statement) ([]Result, error) {
-	if len(stmts) == 0 {
-		return nil, fmt.Errorf("%w: no statements", ErrParams)
+	if _, err := tx.db.store.inspect(Request{Statements: stmts}); err != nil {
+		return nil, err
 	}
 	if _, err := encodeCommand(command{Request: Request{Statements: stmts}}); err != nil {
 		return nil, err
@@ -179,6 +179,9 @@ func (tx *Tx) commit(ctx context.Context) error {
 		Request: Request{Statements: tx.stmts, Transaction: true}, Check: tx.hashes,
 	})
 	if err != nil {
+		return err
+	}
+	if err := tx.db.store.checkCommandSize(b); err != nil {
 		return err
 	}
 	res, err := tx.db.node.Apply(ctx, node.TypeSQL, b)

@@ -320,6 +320,12 @@ func TestTxStatementCap(t *testing.T) {
 	if _, err := tx.Execute(context.Background(), []Statement{{SQL: "SELECT ?", Positional: []any{struct{}{}}}}); !errors.Is(err, ErrParams) {
 		t.Fatalf("unsupported parameter: %v, want ErrParams", err)
 	}
+	if _, err := tx.Execute(context.Background(), stmts("ATTACH 'x.db' AS x")); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("ATTACH: %v, want ErrForbidden", err)
+	}
+	if tx.Len() != MaxTxnStatements {
+		t.Fatalf("Len %d after refused statements", tx.Len())
+	}
 }
 
 // TestTxCommitIsDeterministic: the commit applied by three stores from the
