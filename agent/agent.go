@@ -18,6 +18,7 @@ import (
 	"github.com/concord-db/concord/internal/tlsconfig"
 	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
+	"github.com/concord-db/concord/resource"
 	"github.com/concord-db/concord/server"
 	"github.com/concord-db/concord/server/etcdapi"
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,10 @@ type Config struct {
 	// PeerTLS, when it names a certificate, runs the peer port over TLS
 	// (etcd's --peer-* flags), replacing Node.Network. Default: plain.
 	PeerTLS tlsconfig.Config
+	// Resource configures the typed resource store (Consul's resources)
+	// served with Consul's ResourceService and /v1/resource. Default: the
+	// resource package's defaults.
+	Resource resource.Config
 	// ExtraFaces are faces an embedding program adds after the built-in
 	// ones (faces.go); each needs a name of its own.
 	ExtraFaces []Face

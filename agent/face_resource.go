@@ -1,10 +1,3 @@
-//go:build resourcestore
-
-// This file is built only with -tags resourcestore until resource.Store
-// and resource.Backend land in main. Once they do: drop the build line,
-// add `Resource resource.Config` to Config, and `&resourceFace{cfg:
-// cfg.Resource},` to faces() in faces.go.
-
 package agent
 
 import (
@@ -59,7 +52,7 @@ func (f *resourceFace) Open(env FaceEnv) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range []prometheus.Collector{f.api, countsCollector{f.store}} {
+	for _, c := range []prometheus.Collector{f.api, f.store} {
 		if err := env.Registry.Register(c); err != nil {
 			return fmt.Errorf("resource: registering metrics: %w", err)
 		}
@@ -132,17 +125,4 @@ func (b storeBackend) WatchList(ctx context.Context, t resource.UnversionedType,
 		return nil, err
 	}
 	return w, nil
-}
-
-// countsCollector exports the store's resource counts by type.
-type countsCollector struct{ s *resource.Store }
-
-var resourceCountDesc = prometheus.NewDesc("concord_resources", "Resources stored, by type (group.kind).", []string{"type"}, nil)
-
-func (c countsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- resourceCountDesc }
-
-func (c countsCollector) Collect(ch chan<- prometheus.Metric) {
-	for t, n := range c.s.Status().ByType {
-		ch <- prometheus.MustNewConstMetric(resourceCountDesc, prometheus.GaugeValue, float64(n), t)
-	}
 }

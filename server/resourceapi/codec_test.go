@@ -138,14 +138,3 @@ func TestIDText(t *testing.T) {
 		}
 	}
 }
-
-func TestNewUID(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		u := newUID()
-		if len(u) != 26 || strings.Trim(u, crockford) != "" || u[0] > '7' || seen[u] {
-			t.Fatalf("bad or repeated uid %q", u)
-		}
-		seen[u] = true
-	}
-}

@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/hashicorp/consul/proto-public/pbresource"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/resource"
@@ -143,10 +146,97 @@ func errorMessage(err error) string {
 	return err.Error()
 }
 
-// grpcError turns err into a gRPC status error with the mapped code.
+// errorDomain is the domain of the ErrorInfo detail on every gRPC error.
+const errorDomain = "concord.io/resource"
+
+// grpcError turns err into a gRPC status with the mapped code and, as
+// details, an ErrorInfo whose reason is the REST code ("cas_failure"), a
+// BadRequest naming the bad field, the stored resource of a
+// group-version mismatch, and the oldest resumable version of a compacted
+// history, so a client can rebuild the typed error (FromGRPCError).
 func grpcError(err error) error {
 	if err == nil {
 		return nil
 	}
-	return status.Error(classify(err).grpc, errorMessage(err))
+	to := classify(err)
+	info := &errdetails.ErrorInfo{Reason: to.code, Domain: errorDomain}
+	details := []protoadapt.MessageV1{info}
+	var (
+		re  *RequestError
+		ve  resource.ValidationError
+		gvm resource.GroupVersionMismatchError
+		hc  resource.HistoryCompactedError
+	)
+	switch {
+	case errors.As(err, &re):
+		details = append(details, badRequest(re.Field, re.Reason))
+	case errors.As(err, &ve):
+		details = append(details, badRequest(ve.Field, ve.Reason))
+	case errors.As(err, &gvm) && gvm.Stored != nil:
+		details = append(details, gvm.Stored)
+	case errors.As(err, &hc):
+		info.Metadata = map[string]string{"oldest": strconv.FormatUint(hc.Oldest, 10), "rolled_back": strconv.FormatBool(hc.RolledBack)}
+	}
+	st, derr := status.New(to.grpc, errorMessage(err)).WithDetails(details...)
+	if derr != nil {
+		return status.Error(to.grpc, errorMessage(err))
+	}
+	return st.Err()
+}
+
+func badRequest(field, reason string) *errdetails.BadRequest {
+	return &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: reason}}}
+}
+
+// FromGRPCError turns an error of the ResourceService back into the
+// resource package's errors, for Go clients of concord: ErrNotFound,
+// ErrCASFailure, ErrWrongUid, ValidationError, GroupVersionMismatchError
+// (with the stored resource; requested is the type the call named),
+// HistoryCompactedError, ErrWatchOverflow, ErrInconsistent. Other errors
+// are returned as they are.
+func FromGRPCError(err error, requested *pbresource.Type) error {
+	st, ok := status.FromError(err)
+	if !ok || err == nil {
+		return err
+	}
+	var (
+		reason string
+		info   *errdetails.ErrorInfo
+		field  *errdetails.BadRequest_FieldViolation
+		stored *pbresource.Resource
+	)
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			if d.Domain == errorDomain {
+				info, reason = d, d.Reason
+			}
+		case *errdetails.BadRequest:
+			if len(d.FieldViolations) > 0 {
+				field = d.FieldViolations[0]
+			}
+		case *pbresource.Resource:
+			stored = d
+		}
+	}
+	switch reason {
+	case CodeInvalid:
+		if field != nil {
+			return resource.ValidationError{Field: field.Field, Reason: field.Description}
+		}
+		return resource.ValidationError{Reason: st.Message()}
+	case CodeGroupVersion:
+		return resource.GroupVersionMismatchError{RequestedType: requested, Stored: stored}
+	case CodeHistoryCompacted:
+		oldest, _ := strconv.ParseUint(info.Metadata["oldest"], 10, 64)
+		return resource.HistoryCompactedError{Oldest: oldest, RolledBack: info.Metadata["rolled_back"] == "true"}
+	case CodeTooLarge:
+		return resource.ValidationError{Field: "resource", Reason: st.Message()}
+	}
+	for _, m := range mapping {
+		if m.to.code == reason && reason != "" {
+			return fmt.Errorf("%w: %s", m.err, st.Message())
+		}
+	}
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/consul/proto-public/pbresource"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/concord-db/concord/resource"
 )
@@ -20,9 +21,15 @@ const (
 	// FromVersionKey on a WatchList resumes the watch after that version
 	// (a concord extension): no snapshot, every change after it in order.
 	FromVersionKey = "x-concord-from-version"
-	// RevisionKey is the header a WatchList sends before its first event:
-	// the store version its snapshot (or resume point) stands at.
-	RevisionKey = "x-concord-revision"
+	// WatchStartedKey is the header a WatchList sends once the watch is
+	// established.
+	WatchStartedKey = "x-concord-watch-started"
+	// StrictCASKey with the value "true" makes Write and Delete follow the
+	// storage contract exactly (resource.Backend's WriteCAS and DeleteCAS)
+	// instead of Consul's convenience: an empty version creates only if
+	// absent (deletes only if absent: a no-op), and an update must name
+	// the stored uid. A concord extension, for create-only writes.
+	StrictCASKey = "x-concord-strict-cas"
 )
 
 // Register adds the ResourceService to s.
@@ -30,13 +37,21 @@ func (a *API) Register(s *grpc.Server) { pbresource.RegisterResourceServiceServe
 
 // consistencyFrom reads Consul's consistency metadata from ctx.
 func consistencyFrom(ctx context.Context) resource.ReadConsistency {
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get(ConsistencyModeKey) {
-		if strings.EqualFold(v, "consistent") {
-			return resource.StrongConsistency
-		}
+	if mdFlag(ctx, ConsistencyModeKey, "consistent") {
+		return resource.StrongConsistency
 	}
 	return resource.EventualConsistency
+}
+
+// mdFlag reports whether metadata key has the value want.
+func mdFlag(ctx context.Context, key, want string) bool {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get(key) {
+		if strings.EqualFold(v, want) {
+			return true
+		}
+	}
+	return false
 }
 
 // Read returns one resource.
@@ -63,7 +78,7 @@ func (a *API) read(ctx context.Context, c resource.ReadConsistency, id *pbresour
 
 // Write creates or updates a resource (see write).
 func (a *API) Write(ctx context.Context, req *pbresource.WriteRequest) (*pbresource.WriteResponse, error) {
-	res, err := a.write(ctx, req.GetResource())
+	res, err := a.write(ctx, req.GetResource(), mdFlag(ctx, StrictCASKey, "true"))
 	a.observe("write", err)
 	if err != nil {
 		return nil, grpcError(err)
@@ -93,7 +108,7 @@ func (a *API) List(ctx context.Context, req *pbresource.ListRequest) (*pbresourc
 }
 
 func (a *API) list(ctx context.Context, c resource.ReadConsistency, t *pbresource.Type, ten *pbresource.Tenancy, prefix string) ([]*pbresource.Resource, error) {
-	if err := checkType("type", t); err != nil {
+	if err := checkUnversioned("type", t); err != nil {
 		return nil, err
 	}
 	if err := checkTenancy("tenancy", ten); err != nil {
@@ -124,7 +139,7 @@ func (a *API) listByOwner(ctx context.Context, c resource.ReadConsistency, owner
 
 // Delete deletes a resource (see remove).
 func (a *API) Delete(ctx context.Context, req *pbresource.DeleteRequest) (*pbresource.DeleteResponse, error) {
-	err := a.remove(ctx, req.GetId(), req.GetVersion())
+	err := a.remove(ctx, req.GetId(), req.GetVersion(), mdFlag(ctx, StrictCASKey, "true"))
 	a.observe("delete", err)
 	if err != nil {
 		return nil, grpcError(err)
@@ -144,15 +159,17 @@ func (a *API) MutateAndValidate(ctx context.Context, req *pbresource.MutateAndVa
 }
 
 // WatchList streams a list watch: the current state as upserts, then
-// end_of_snapshot, then every change. Before the first event the header
-// RevisionKey says which store version the snapshot stands at; a delete
-// event's resource carries the version of the deletion, so a client
-// resumes (FromVersionKey) from the last version it saw, whatever the
-// event, with no gap and no duplicate.
+// end_of_snapshot, then every change. The stream's header is sent once
+// the watch is established (a bad request fails before it). Every event
+// carries the store version it happened at in field EventVersionField, a
+// field Consul's clients do not know and skip (EventVersion reads it); a
+// client resumes with FromVersionKey set to the last one it saw, with no
+// gap and no duplicate.
 func (a *API) WatchList(req *pbresource.WatchListRequest, stream grpc.ServerStreamingServer[pbresource.WatchEvent]) error {
 	ctx := stream.Context()
 	from, err := fromVersionMD(ctx)
 	if err != nil {
+		a.observe("watch", err)
 		return grpcError(err)
 	}
 	w, err := a.watch(ctx, req.GetType(), req.GetTenancy(), req.GetNamePrefix(), from)
@@ -163,47 +180,23 @@ func (a *API) WatchList(req *pbresource.WatchListRequest, stream grpc.ServerStre
 	defer w.Close()
 	a.m.watchers.Inc()
 	defer a.m.watchers.Dec()
-	// Hold the snapshot until its end to learn the version it stands at.
-	var held []*pbresource.WatchEvent
-	headerSent := false
-	if from > 0 {
-		if err := stream.SendHeader(metadata.Pairs(RevisionKey, strconv.FormatUint(from, 10))); err != nil {
-			return err
-		}
-		headerSent = true
+	if err := stream.SendHeader(metadata.Pairs(WatchStartedKey, "true")); err != nil {
+		return err
 	}
 	for {
 		ev, err := w.Next(ctx)
 		if err != nil {
 			return grpcError(err)
 		}
-		out := toWatchEvent(ev)
 		a.m.watchEvents.WithLabelValues(eventTypes[ev.Kind]).Inc()
-		if !headerSent {
-			held = append(held, out)
-			if ev.Kind != resource.EndOfSnapshot {
-				continue
-			}
-			if err := stream.SendHeader(metadata.Pairs(RevisionKey, strconv.FormatUint(ev.Version, 10))); err != nil {
-				return err
-			}
-			headerSent = true
-			for _, h := range held {
-				if err := stream.Send(h); err != nil {
-					return err
-				}
-			}
-			held = nil
-			continue
-		}
-		if err := stream.Send(out); err != nil {
+		if err := stream.Send(toWatchEvent(ev)); err != nil {
 			return err
 		}
 	}
 }
 
 func (a *API) watch(ctx context.Context, t *pbresource.Type, ten *pbresource.Tenancy, prefix string, from uint64) (Watcher, error) {
-	if err := checkType("type", t); err != nil {
+	if err := checkUnversioned("type", t); err != nil {
 		return nil, err
 	}
 	if err := checkTenancy("tenancy", ten); err != nil {
@@ -225,25 +218,46 @@ func fromVersionMD(ctx context.Context) (uint64, error) {
 	return v, nil
 }
 
-// toWatchEvent is ev on Consul's wire.
+// EventVersionField is the field number of the store version on every
+// WatchEvent concord sends (a varint). It is not in Consul's
+// WatchEvent, so Consul's clients keep it as an unknown field.
+const EventVersionField protowire.Number = 1001
+
+// toWatchEvent is ev on Consul's wire, with its version.
 func toWatchEvent(ev resource.Event) *pbresource.WatchEvent {
+	var out *pbresource.WatchEvent
 	switch ev.Kind {
 	case resource.Upsert:
-		return &pbresource.WatchEvent{Event: &pbresource.WatchEvent_Upsert_{Upsert: &pbresource.WatchEvent_Upsert{Resource: ev.Resource}}}
+		out = &pbresource.WatchEvent{Event: &pbresource.WatchEvent_Upsert_{Upsert: &pbresource.WatchEvent_Upsert{Resource: ev.Resource}}}
 	case resource.Delete:
-		return &pbresource.WatchEvent{Event: &pbresource.WatchEvent_Delete_{Delete: &pbresource.WatchEvent_Delete{Resource: deletedAt(ev)}}}
+		out = &pbresource.WatchEvent{Event: &pbresource.WatchEvent_Delete_{Delete: &pbresource.WatchEvent_Delete{Resource: ev.Resource}}}
 	default:
-		return &pbresource.WatchEvent{Event: &pbresource.WatchEvent_EndOfSnapshot_{EndOfSnapshot: &pbresource.WatchEvent_EndOfSnapshot{}}}
+		out = &pbresource.WatchEvent{Event: &pbresource.WatchEvent_EndOfSnapshot_{EndOfSnapshot: &pbresource.WatchEvent_EndOfSnapshot{}}}
 	}
+	b := protowire.AppendTag(nil, EventVersionField, protowire.VarintType)
+	out.ProtoReflect().SetUnknown(protowire.AppendVarint(b, ev.Version))
+	return out
 }
 
-// deletedAt is a delete event's resource with the deletion's version.
-func deletedAt(ev resource.Event) *pbresource.Resource {
-	v := strconv.FormatUint(ev.Version, 10)
-	if ev.Resource == nil || ev.Resource.Version == v {
-		return ev.Resource
+// EventVersion is the store version concord put on a WatchEvent, and
+// false if it carries none (it did not come from concord).
+func EventVersion(ev *pbresource.WatchEvent) (uint64, bool) {
+	b := ev.ProtoReflect().GetUnknown()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 0, false
+		}
+		b = b[n:]
+		if num == EventVersionField && typ == protowire.VarintType {
+			v, m := protowire.ConsumeVarint(b)
+			return v, m >= 0
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return 0, false
+		}
+		b = b[m:]
 	}
-	r := ev.Resource
-	return &pbresource.Resource{Id: r.Id, Owner: r.Owner, Version: v, Generation: r.Generation,
-		Metadata: r.Metadata, Status: r.Status, Data: r.Data}
+	return 0, false
 }

@@ -3,6 +3,7 @@ package resourceapi
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
@@ -17,9 +18,14 @@ import (
 // times, with a short backoff) when another writer got in between. The uid
 // is filled in on create and kept on update, and statuses are carried over
 // from the stored resource (only WriteStatus changes them).
-func (a *API) write(ctx context.Context, in *pbresource.Resource) (*pbresource.Resource, error) {
+//
+// strict (StrictCASKey) skips all that: the store's WriteCAS as it is.
+func (a *API) write(ctx context.Context, in *pbresource.Resource, strict bool) (*pbresource.Resource, error) {
 	if err := a.checkResource(in); err != nil {
 		return nil, err
+	}
+	if strict {
+		return a.cfg.Backend.WriteCAS(ctx, in)
 	}
 	var out *pbresource.Resource
 	err := a.retryCAS(ctx, in.Version, func() error {
@@ -31,10 +37,7 @@ func (a *API) write(ctx context.Context, in *pbresource.Resource) (*pbresource.R
 				// A CAS write of a resource that is gone.
 				return resource.ErrCASFailure
 			}
-			if res.Id.Uid == "" {
-				res.Id.Uid = newUID()
-			}
-			res.Status = nil
+			res.Status = nil // the store gives a new resource a uid
 		case err != nil:
 			return err
 		default:
@@ -101,7 +104,7 @@ func checkWriteStatus(req *pbresource.WriteStatusRequest) error {
 	}
 	for i, c := range req.Status.Conditions {
 		if c.Type == "" {
-			return badField("status.conditions["+itoa(i)+"].type", "required")
+			return badField("status.conditions["+strconv.Itoa(i)+"].type", "required")
 		}
 	}
 	return nil
@@ -111,10 +114,14 @@ func checkWriteStatus(req *pbresource.WriteStatusRequest) error {
 // uid other than the stored one names an incarnation that is gone, which
 // is also already deleted (Consul's rule). Without a version the stored
 // one is used, read strongly so that a lagging member never reports a
-// resource deleted that it has not yet seen.
-func (a *API) remove(ctx context.Context, id *pbresource.ID, version string) error {
+// resource deleted that it has not yet seen. strict (StrictCASKey) is the
+// store's DeleteCAS as it is.
+func (a *API) remove(ctx context.Context, id *pbresource.ID, version string, strict bool) error {
 	if err := checkID("id", id); err != nil {
 		return err
+	}
+	if strict {
+		return a.cfg.Backend.DeleteCAS(ctx, id, version)
 	}
 	return a.retryCAS(ctx, version, func() error {
 		existing, err := a.readCurrent(ctx, resource.StrongConsistency, id)

@@ -147,7 +147,7 @@ func (a *API) httpWrite(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out, err := a.write(r.Context(), res)
+	out, err := a.write(r.Context(), res, false)
 	a.observe("write", err)
 	if err != nil {
 		a.fail(w, r, err)
@@ -188,7 +188,7 @@ func (a *API) httpDelete(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, q.err)
 		return
 	}
-	err := a.remove(r.Context(), id, version)
+	err := a.remove(r.Context(), id, version, false)
 	a.observe("delete", err)
 	if err != nil {
 		a.fail(w, r, err)

@@ -38,6 +38,19 @@ func checkType(field string, t *pbresource.Type) error {
 	return err
 }
 
+// checkUnversioned validates the type of a list or watch, whose group
+// version is not part of the query (it may be left empty).
+func checkUnversioned(field string, t *pbresource.Type) error {
+	if t == nil {
+		return badField(field, "required")
+	}
+	probe := &pbresource.Type{Group: t.Group, GroupVersion: t.GroupVersion, Kind: t.Kind}
+	if probe.GroupVersion == "" {
+		probe.GroupVersion = "v1"
+	}
+	return checkType(field, probe)
+}
+
 // checkTenancy validates a list's tenancy: each part empty, "*" (every
 // value) or a name as Consul accepts it.
 func checkTenancy(field string, t *pbresource.Tenancy) error {
@@ -84,11 +97,14 @@ func (a *API) checkResource(res *pbresource.Resource) error {
 	return nil
 }
 
-// checkData requires a valid Any: a type URL ending in a full message
-// name and, when this server knows the type, a value that decodes as it.
+// checkData requires data, if any, to be a valid Any: a type URL ending
+// in a full message name and, when this server knows the type, a value
+// that decodes as it. (Consul's service requires data because its type
+// registry says what it must be; concord has no registry, and the store
+// takes a resource without data.)
 func checkData(data *anypb.Any) error {
 	if data == nil {
-		return badField("resource.data", "required")
+		return nil
 	}
 	name, err := anyMessageName(data.TypeUrl)
 	if err != nil {
