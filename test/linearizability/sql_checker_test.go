@@ -1,8 +1,13 @@
 package linearizability
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The SQL register history is checked on its own (history "sql-register"),
@@ -52,3 +57,60 @@ func TestCheckerSQLRegister(t *testing.T) {
 		})
 	}
 }
+
+// fakeSQLCluster answers the durability read with fixed tags.
+type fakeSQLCluster struct{ addr string }
+
+func (f fakeSQLCluster) Endpoints() []string { return []string{f.addr} }
+func (fakeSQLCluster) Inject(context.Context, Fault) (string, func(context.Context) error, error) {
+	return "", nil, ErrUnsupported
+}
+func (fakeSQLCluster) Heal(context.Context) error     { return nil }
+func (fakeSQLCluster) CrashAll(context.Context) error { return nil }
+
+// An acknowledged insert missing after the run is a lost write, a tag
+// present twice (a command applied twice) and the clients' own anomalies
+// are violations, and a workload that never reached the SQL API fails.
+func TestCheckSQLDurability(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/db/query" || r.URL.Query().Get("level") != "linearizable" {
+			http.Error(w, `{"error":"unexpected request"}`, http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, `{"results":[{"columns":["tag"],"types":["text"],"values":[["a"],["c"],["c"],["u"]]}]}`)
+	}))
+	defer srv.Close()
+	c := fakeSQLCluster{addr: strings.TrimPrefix(srv.URL, "http://")}
+	s := Scenario{Name: "fake", Workload: Workload{SQLClients: 1}}
+	r := &run{}
+	r.sql.acked, r.sql.ops, r.sql.bad = []string{"a", "b", "c"}, 10, []string{"UPDATE of register row 1 to \"x\" affected 0 rows, want 1"}
+	var rep Report
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	checkSQL(ctx, t, s, c, r, &rep)
+	if len(rep.Lost) != 1 || rep.Lost[0] != sqlDurTable+":b" {
+		t.Errorf("lost %v, want only b", rep.Lost)
+	}
+	if rep.Acked != 3 {
+		t.Errorf("acked %d, want 3", rep.Acked)
+	}
+	want := []string{"SQL insert of c applied 2 times", "UPDATE of register row 1"}
+	if len(rep.Verdict.Violations) != 2 || !strings.HasPrefix(rep.Verdict.Violations[0], want[0]) || !strings.HasPrefix(rep.Verdict.Violations[1], want[1]) {
+		t.Errorf("violations %q, want %q", rep.Verdict.Violations, want)
+	}
+
+	ft := &recordingTB{TB: t}
+	checkSQL(ctx, ft, s, c, &run{}, &Report{})
+	if !ft.failed {
+		t.Error("a SQL workload without a single operation passed")
+	}
+}
+
+// recordingTB records Errorf instead of failing the test.
+type recordingTB struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recordingTB) Errorf(format string, args ...any) { r.failed = true }
+func (r *recordingTB) Helper()                           {}
