@@ -23,7 +23,9 @@ import (
 // with Consul's consistency metadata, WriteCAS and DeleteCAS as Write and
 // Delete with concord's strict-CAS metadata, resumable watches with
 // x-concord-from-version, and errors rebuilt by FromGRPCError.
-type grpcBackend struct{ c pbresource.ResourceServiceClient }
+type grpcBackend struct {
+	c pbresource.ResourceServiceClient
+}
 
 func dialMember(t testing.TB, addr string) pbresource.ResourceServiceClient {
 	t.Helper()
