@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -168,49 +169,81 @@ func (s *Store) ValidateSnapshot(r io.Reader) error {
 	return os.Remove(path)
 }
 
-// Restore installs a section (node.StateMachine). If the file already
-// holds that state or a later one (restart: snapshot then log replay) the
-// file is kept and the section skipped.
+// Restore replaces the database with a snapshot section
+// (node.StateMachine). It always replaces it, whatever the file's applied
+// index: the node decides when a restore is needed, and skips it at start
+// when the file is already past the snapshot (node.DurableStateMachine).
+// An empty section (a snapshot without the SQL state machine) leaves an
+// empty database. The section is verified whole in a temp file before
+// anything changes.
 func (s *Store) Restore(r io.Reader) error {
-	return s.restore(r, false)
-}
-
-// RestoreRollback always replaces the file (node.RollbackRestorer).
-func (s *Store) RestoreRollback(r io.Reader) error {
-	return s.restore(r, true)
-}
-
-func (s *Store) restore(r io.Reader, always bool) error {
-	path, index, err := receiveSnapshot(s.cfg.Dir, r)
+	br := bufio.NewReader(r)
+	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+		return s.swapIn("")
+	}
+	path, _, err := receiveSnapshot(s.cfg.Dir, br)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(path)
+	return s.swapIn(path)
+}
+
+// RestoreRollback is Restore (node.RollbackRestorer): the database has no
+// watchers to cancel, and Restore already replaces it.
+func (s *Store) RestoreRollback(r io.Reader) error {
+	return s.Restore(r)
+}
+
+// swapIn closes the database, renames the verified file at path over it
+// (or, with path "", removes it for an empty store) and reopens it.
+func (s *Store) swapIn(path string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
-	if !always && s.applied >= index {
-		return nil
-	}
 	if err := errors.Join(s.conn.Close(), s.clock.priv.Close()); err != nil {
 		s.cfg.Logger.Warn("sqlstore: close before restore", "err", err)
 	}
 	main := filepath.Join(s.cfg.Dir, dbFileName)
-	if err := os.Rename(path, main); err != nil {
+	// Until the new file is in place the directory holds a mix of old and
+	// new: the marker makes Open after a crash here discard it (and the
+	// node restore the snapshot again) instead of using it.
+	if err := writeSynced(main+rebuildMarker, []byte("restoring a snapshot\n")); err != nil {
 		s.closed = true
-		return fmt.Errorf("sqlstore: restore: swap in: %w", err)
+		return fmt.Errorf("sqlstore: restore: %w", err)
 	}
+	// The old -wal must go first: SQLite would replay it into the new file.
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if err := os.Remove(main + suffix); err != nil && !os.IsNotExist(err) {
 			s.closed = true
 			return fmt.Errorf("sqlstore: restore: %w", err)
 		}
 	}
+	var err error
+	if path == "" {
+		err = os.Remove(main)
+		if os.IsNotExist(err) {
+			err = nil
+		}
+	} else {
+		err = os.Rename(path, main)
+	}
+	if err != nil {
+		s.closed = true
+		return fmt.Errorf("sqlstore: restore: swap in: %w", err)
+	}
+	if err := syncDir(s.cfg.Dir); err != nil {
+		s.closed = true
+		return fmt.Errorf("sqlstore: restore: %w", err)
+	}
 	if err := s.reopen(); err != nil {
 		s.closed = true
 		return fmt.Errorf("sqlstore: restore: reopen: %w", err)
+	}
+	if err := os.Remove(main + rebuildMarker); err != nil {
+		return fmt.Errorf("sqlstore: restore: %w", err)
 	}
 	return nil
 }

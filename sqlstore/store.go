@@ -41,6 +41,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Store{cfg: cfg}
+	if err := s.recoverDamaged(); err != nil {
+		return nil, err
+	}
 	if err := s.reopen(); err != nil {
 		return nil, err
 	}
