@@ -35,7 +35,7 @@ func (n *localNode) Apply(_ context.Context, t node.Type, payload []byte) (node.
 func (n *localNode) ReadBarrier(context.Context) error { return nil }
 func (n *localNode) ID() string                        { return "local" }
 
-func newLocal(t *testing.T, cfg Config) (*Store, *Backend) {
+func newLocal(t testing.TB, cfg Config) (*Store, *Backend) {
 	t.Helper()
 	s, err := Open(cfg)
 	if err != nil {
@@ -45,7 +45,7 @@ func newLocal(t *testing.T, cfg Config) (*Store, *Backend) {
 	return s, NewBackend(s, &localNode{s: s})
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -64,7 +64,7 @@ func testData(s string) *anypb.Any {
 
 var artists = UnversionedType{Group: "demo", Kind: "Artist"}
 
-func mustWrite(t *testing.T, ctx context.Context, b *Backend, r *pbresource.Resource) *pbresource.Resource {
+func mustWrite(t testing.TB, ctx context.Context, b *Backend, r *pbresource.Resource) *pbresource.Resource {
 	t.Helper()
 	out, err := b.WriteCAS(ctx, r)
 	if err != nil {

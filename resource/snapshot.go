@@ -173,9 +173,14 @@ func readBytes(br *bufio.Reader) ([]byte, error) {
 	if n > maxRecordBytes {
 		return nil, fmt.Errorf("record of %d bytes", n)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(br, b); err != nil {
+	// Read as the bytes come, so a corrupt length costs no more memory
+	// than the section holds.
+	b, err := io.ReadAll(io.LimitReader(br, int64(n)))
+	if err != nil {
 		return nil, err
+	}
+	if uint64(len(b)) != n {
+		return nil, io.ErrUnexpectedEOF
 	}
 	return b, nil
 }

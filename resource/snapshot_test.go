@@ -11,7 +11,7 @@ import (
 	"github.com/concord-db/concord/node"
 )
 
-func persist(t *testing.T, s *Store) []byte {
+func persist(t testing.TB, s *Store) []byte {
 	t.Helper()
 	snap, err := s.Snapshot()
 	if err != nil {
@@ -26,7 +26,7 @@ func persist(t *testing.T, s *Store) []byte {
 }
 
 // fillStore writes owners, owned resources, updates, statuses and deletes.
-func fillStore(t *testing.T, b *Backend) {
+func fillStore(t testing.TB, b *Backend) {
 	ctx := testCtx(t)
 	owner := mustWrite(t, ctx, b, &pbresource.Resource{Id: testID("Artist", "owner"), Data: testData("o")})
 	for _, n := range []string{"a", "b", "c"} {
@@ -47,7 +47,7 @@ func fillStore(t *testing.T, b *Backend) {
 	}
 }
 
-func allResources(t *testing.T, s *Store) []*pbresource.Resource {
+func allResources(t testing.TB, s *Store) []*pbresource.Resource {
 	t.Helper()
 	v := s.view.Load()
 	it, err := v.db.Txn(false).Get(tableResources, indexID)
