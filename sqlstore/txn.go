@@ -207,7 +207,7 @@ func (tx *Tx) recheck(ctx context.Context) error {
 	if err := tx.db.node.ReadBarrier(ctx); err != nil {
 		return fmt.Errorf("sqlstore: commit: read barrier: %w", err)
 	}
-	_, _, err := tx.db.store.runTentative(ctx, tentative{ts: tx.ts, seed: tx.seed, prev: tx.stmts, prevHashes: tx.hashes})
+	_, _, err := tx.db.store.runTentative(ctx, tentative{ts: tx.ts, seed: tx.seed, prev: tx.stmts, prevHashes: tx.hashes, readOnly: tx.readOnly})
 	if err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}

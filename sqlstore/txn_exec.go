@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -64,7 +65,7 @@ func (s *Store) tentativeStatements(ctx context.Context, t tentative) ([]Result,
 		return nil, nil, err
 	}
 	for i, st := range t.prev {
-		_, h, err := s.txnStatement(st, t.ts, t.seed, i, false, nil)
+		_, h, err := s.txnStatement(st, t.ts, t.seed, i, t.readOnly, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -192,7 +193,7 @@ func execHashed(conn *sqlite3.Conn, st Statement, refuseWrites bool, budget *int
 	n := stmt.ColumnCount()
 	for i := 0; i < n; i++ {
 		r.Columns = append(r.Columns, stmt.ColumnName(i))
-		r.Types = append(r.Types, stmt.ColumnDeclType(i))
+		r.Types = append(r.Types, strings.ToLower(stmt.ColumnDeclType(i))) // rqlite's form, as query.go
 	}
 	rh := newResultHasher(r.Columns)
 	row := make([]any, n)

@@ -259,6 +259,9 @@ func TestTxReadOnlyOptionRefusesWrites(t *testing.T) {
 	if rs[0].Error != ErrReadOnlyTxn.Error() || rs[1].Rows[0][0] != int64(0) {
 		t.Fatalf("results %+v", rs)
 	}
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatalf("commit of a read-only transaction with a refused write: %v", err)
+	}
 }
 
 // TestTxFailedStatementHasNoEffect: a statement SQLite rejects reports its

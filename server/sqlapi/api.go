@@ -60,7 +60,10 @@ func (c Config) Validate() error {
 }
 
 // API is rqlite's HTTP API over one member's database.
-type API struct{ cfg Config }
+type API struct {
+	cfg  Config
+	txns *txnRegistry // open interactive transactions (txn.go); nil without a TxnDB
+}
 
 // New validates cfg, fills its defaults and returns the API.
 func New(cfg Config) (*API, error) {
@@ -76,7 +79,7 @@ func New(cfg Config) (*API, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &API{cfg: cfg}, nil
+	return &API{cfg: cfg, txns: newTxnRegistry(cfg.DB)}, nil
 }
 
 // Routes are the API's endpoints as ServeMux patterns, for
@@ -84,7 +87,7 @@ func New(cfg Config) (*API, error) {
 // interactive transactions' tx*.go) adds one line here.
 func (a *API) Routes() map[string]http.Handler {
 	routes := map[string]http.Handler{}
-	for _, group := range []map[string]http.Handler{a.statementRoutes(), a.backupRoutes(), a.clusterRoutes()} {
+	for _, group := range []map[string]http.Handler{a.statementRoutes(), a.backupRoutes(), a.clusterRoutes(), a.txnRoutes()} {
 		maps.Copy(routes, group)
 	}
 	return routes

@@ -32,6 +32,10 @@ var statusMapping = []struct {
 	err    error
 	status int
 }{
+	{sqlstore.ErrTxnConflict, http.StatusConflict},
+	{sqlstore.ErrTxnDone, http.StatusNotFound},
+	{sqlstore.ErrTxnTooLong, http.StatusRequestEntityTooLarge},
+	{sqlstore.ErrTxnAborted, http.StatusBadRequest},
 	{sqlstore.ErrParams, http.StatusBadRequest},
 	{sqlstore.ErrNotDeterministic, http.StatusBadRequest},
 	{sqlstore.ErrForbidden, http.StatusBadRequest},
