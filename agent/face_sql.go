@@ -1,10 +1,3 @@
-//go:build sqlstore
-
-// This file is built only with -tags sqlstore until the sqlstore package
-// lands in main (it did not exist when the SQL API was written). Once it
-// does: drop the build line, add SQL sqlstore.Config to Config, and
-// `&sqlFace{cfg: cfg.SQL},` to faces() in faces.go.
-
 package agent
 
 import (
@@ -35,6 +28,16 @@ func (f *sqlFace) Name() string { return "sql" }
 func (f *sqlFace) Open(env FaceEnv) error {
 	cfg := f.cfg
 	cfg.Dir = env.DataDir
+	if cfg.Logger == nil {
+		cfg.Logger = env.Logger
+	}
+	if cfg.MaxCommandBytes == 0 {
+		cfg.MaxCommandBytes = int64(env.MaxRequestBytes)
+	}
+	maxLoad := cfg.MaxLoadBytes
+	if maxLoad == 0 {
+		maxLoad = sqlstore.DefaultMaxLoadBytes
+	}
 	store, err := sqlstore.Open(cfg)
 	if err != nil {
 		return fmt.Errorf("sql: opening the database: %w", err)
@@ -47,8 +50,10 @@ func (f *sqlFace) Open(env FaceEnv) error {
 		return fmt.Errorf("sql: registering metrics: %w", err)
 	}
 	f.db = sqlstore.NewDB(store, env.Node)
+	// The load body may pass the store's cap by one byte, so the store
+	// answers with its own error (pointing to concord snapshot restore).
 	f.api, err = sqlapi.New(sqlapi.Config{DB: f.db, Cluster: env.Node,
-		MaxRequestBytes: int64(env.MaxRequestBytes), Logger: env.Logger})
+		MaxRequestBytes: int64(env.MaxRequestBytes), MaxLoadBytes: maxLoad + 1, Logger: env.Logger})
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -83,7 +84,8 @@ func rowBytes(row []any) int64 {
 	return n
 }
 
-// runStmt prepares, binds and steps one statement on conn. Rows count
+// runStmt prepares, binds and steps one statement on conn. Column types
+// are the declared types in lower case, as rqlite reports them. Rows count
 // against *budget when budget is not nil; past it the statement stops
 // with ErrResultTooLarge, so a huge result never sits in memory whole.
 func runStmt(conn *sqlite3.Conn, st Statement, budget *int64) (Result, error) {
@@ -105,7 +107,7 @@ func runStmt(conn *sqlite3.Conn, st Statement, budget *int64) (Result, error) {
 	n := stmt.ColumnCount()
 	for i := 0; i < n; i++ {
 		r.Columns = append(r.Columns, stmt.ColumnName(i))
-		r.Types = append(r.Types, stmt.ColumnDeclType(i))
+		r.Types = append(r.Types, strings.ToLower(stmt.ColumnDeclType(i)))
 	}
 	for stmt.Step() {
 		row := make([]any, n)

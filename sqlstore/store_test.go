@@ -77,7 +77,7 @@ func TestApplySemantics(t *testing.T) {
 		if res.Error != "" || !res.ReadOnly || len(res.Rows) != 1 || !reflect.DeepEqual(res.Rows[0][0], c.want) {
 			t.Fatalf("%s: read back %#v, want %#v", c.name, res, c.want)
 		}
-		if !reflect.DeepEqual(res.Columns, []string{"v"}) || !reflect.DeepEqual(res.Types, []string{"ANY"}) {
+		if !reflect.DeepEqual(res.Columns, []string{"v"}) || !reflect.DeepEqual(res.Types, []string{"any"}) {
 			t.Fatalf("%s: columns %v types %v", c.name, res.Columns, res.Types)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
 	"github.com/concord-db/concord/server/etcdapi"
+	"github.com/concord-db/concord/sqlstore"
 	"github.com/spf13/cobra"
 )
 
@@ -61,6 +62,7 @@ type agentOptions struct {
 	snapshotSpoolDir string
 
 	tls agentTLSOptions
+	sql agentSQLOptions
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentOptions{}) }
@@ -116,6 +118,7 @@ rejoins with no such flag. --dev runs a single node with its data in
 	f.Int64Var(&o.maxRestoreBytes, "snapshot-max-restore-bytes", server.DefaultMaxRestoreBytes, "largest snapshot archive (and state inside it) POST /v1/snapshot/restore accepts, in bytes")
 	f.StringVar(&o.snapshotSpoolDir, "snapshot-spool-dir", "", "directory where snapshot state is spooled while an archive is written, verified or restored; needs room for one state per concurrent request (default: the data dir)")
 	o.tls.addFlags(f)
+	o.sql.addFlags(f)
 	return cmd
 }
 
@@ -131,6 +134,7 @@ type agentConfig struct {
 	limits              etcdapi.Limits
 	autoCompaction      etcdapi.AutoCompaction
 	snapshot            server.SnapshotConfig // Node is filled in by the agent
+	sql                 sqlstore.Config       // Dir is filled in by the agent
 }
 
 // buildConfig checks the options and turns them into the node's Config.
@@ -150,6 +154,9 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	}
 	ac.snapshot = server.SnapshotConfig{MaxRestoreBytes: o.maxRestoreBytes, TempDir: o.snapshotSpoolDir}
 	var err error
+	if ac.sql, err = o.sql.config(); err != nil {
+		errs = append(errs, err)
+	}
 	if ac.autoCompaction, err = etcdapi.ParseAutoCompaction(o.autoCompactionMode, o.autoCompactionRetention); err != nil {
 		errs = append(errs, err)
 	}
@@ -265,6 +272,7 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		Limits:              ac.limits,
 		AutoCompaction:      ac.autoCompaction,
 		Snapshot:            ac.snapshot,
+		SQL:                 ac.sql,
 		Logger:              logger,
 	})
 	if err != nil {
@@ -335,4 +343,5 @@ func printBanner(w io.Writer, ac agentConfig, a *agent.Agent, clientTLS bool) {
 	fmt.Fprintf(w, "  client: %s://%s (advertised as %s)\n", scheme, a.ClientAddr(), advertised)
 	fmt.Fprintf(w, "  peer:   %s (advertised as %s)\n", n.PeerAddr(), n.AdvertisePeerAddr())
 	fmt.Fprintf(w, "  data:   %s\n", dir)
+	fmt.Fprintf(w, "  sql:    %s://%s/db/query (rqlite's HTTP API; concord sql)\n", scheme, a.ClientAddr())
 }
