@@ -51,21 +51,22 @@ func WriteSQLTable(w io.Writer, res *SQLResults) error {
 	ins, lin := Summarize(res.Runs, "sql-insert-64", ClusterConcord), Summarize(res.Runs, "sql-query-lin-64", ClusterConcord)
 	dq := Summarize(res.Runs, "sql-insert-64", ClusterDqlite)
 	p("\nTargets (issue 11; rqlite figures quoted from the issue, not measured here):\n\n")
-	target := func(what string, got, want float64, desc string) {
-		if got == 0 || want == 0 {
+	// target prints got/base against the factor the issue asks for.
+	target := func(what string, got, base, factor float64, baseDesc string) {
+		if got == 0 || base == 0 {
 			p("- %s: not measured\n", what)
 			return
 		}
 		verdict := "met"
-		if got < want {
+		if got < factor*base {
 			verdict = "MISSED"
 		}
-		p("- %s: %.0f vs %s %.0f → %.2fx, %s\n", what, got, desc, want, got/want, verdict)
+		p("- %s: %.0f vs %s %.0f = %.2fx (target ≥ %gx): %s\n", what, got, baseDesc, base, got/base, factor, verdict)
 	}
-	target("sql-insert-64 ≥ 0.7x KV put-64", ins.Throughput, 0.7*put.Throughput, "0.7 × KV put")
-	target("sql-insert-64 ≥ 3x rqlite", ins.Throughput, 3*rqliteInserts, "3 × rqlite")
-	target("sql-insert-64 ahead of dqlite", ins.Throughput, dq.Throughput, "dqlite")
-	target("sql-query linearizable-64 ≥ 2x rqlite", lin.Throughput, 2*rqliteLinQuery, "2 × rqlite")
+	target("sql-insert-64 vs KV put-64", ins.Throughput, put.Throughput, 0.7, "KV put")
+	target("sql-insert-64 vs rqlite", ins.Throughput, rqliteInserts, 3, "rqlite")
+	target("sql-insert-64 vs dqlite", ins.Throughput, dq.Throughput, 1, "dqlite")
+	target("sql-query linearizable-64 vs rqlite", lin.Throughput, rqliteLinQuery, 2, "rqlite")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
