@@ -21,6 +21,9 @@ type rcluster struct {
 func newRCluster(t *testing.T, cfg resource.Config, opts testcluster.Options) *rcluster {
 	t.Helper()
 	rc := &rcluster{stores: map[string]*resource.Store{}}
+	if cfg.Logger == nil {
+		cfg.Logger = testcluster.NewLogger(t)
+	}
 	opts.Register = func(id string, n *node.Node) error {
 		s, err := resource.Open(cfg)
 		if err != nil {
