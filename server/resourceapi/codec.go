@@ -15,9 +15,13 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	// Consul's public resource types: the data of these resources reads
-	// and prints as JSON fields, as with Consul's own tools.
+	// Consul's public resource types and protobuf's well-known types: the
+	// data of these reads and prints as JSON fields.
 	_ "github.com/hashicorp/consul/proto-public/pbmulticluster/v2"
+	_ "google.golang.org/protobuf/types/known/durationpb"
+	_ "google.golang.org/protobuf/types/known/emptypb"
+	_ "google.golang.org/protobuf/types/known/timestamppb"
+	_ "google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // The JSON form of a resource is proto-JSON (protojson) of

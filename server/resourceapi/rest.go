@@ -156,16 +156,23 @@ func (a *API) httpWrite(w http.ResponseWriter, r *http.Request) {
 	a.writeResource(w, r, http.StatusOK, out)
 }
 
-// mergePathID puts the path's id and the ?version= into res, refusing a
-// body that names another resource or another version.
+// mergePathID puts the path's id and the ?version= into res. A body id
+// may leave out what the path says (type, name, tenancy) and may name the
+// uid; what it does say must match the path, and a body version must
+// match ?version=.
 func mergePathID(res *pbresource.Resource, id *pbresource.ID, version string) error {
-	if res.Id != nil {
-		uid := res.Id.Uid
-		given := proto.Clone(res.Id).(*pbresource.ID)
-		given.Uid = ""
+	if given := res.Id; given != nil {
+		if given.Type == nil {
+			given.Type = id.Type
+		}
+		if given.Name == "" {
+			given.Name = id.Name
+		}
 		if given.Tenancy == nil {
 			given.Tenancy = id.Tenancy
 		}
+		uid := given.Uid
+		given.Uid = ""
 		if !proto.Equal(given, id) {
 			return badField("id", "the body names %s, the path and query %s", FormatID(given), FormatID(id))
 		}
