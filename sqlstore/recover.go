@@ -1,8 +1,11 @@
 package sqlstore
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,33 +66,159 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// checkDatabase opens path read-write (so SQLite recovers a hot WAL as any
-// later open would) and runs PRAGMA quick_check, which reads every page of
-// the b-trees and the free list. A corrupt file comes back as ErrDamaged.
+// checkDatabase is Open's check of the file, cheap enough to run on every
+// start whatever the file's size: the header (magic, page size, a file
+// at least as long as the header says), the schema and the meta table,
+// which Open reads next, all through SQLite, which also recovers a hot
+// WAL here as any later open would. A full PRAGMA quick_check reads every
+// page (5.1 s for 1 GiB on the reference machine, against 0.6 s for the
+// rest of a restart), so it runs after Open, in the background
+// (startFullCheck). A corrupt file comes back as ErrDamaged.
 func checkDatabase(path string) error {
+	if err := checkHeader(path); err != nil {
+		return err
+	}
 	conn, err := sqlite3.Open(path)
 	if err != nil {
 		return damaged(err)
 	}
 	defer conn.Close()
-	stmt, _, err := conn.Prepare("PRAGMA quick_check")
+	var meta bool
+	err = forRows(conn, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = '_concord_meta'", func(string) { meta = true })
 	if err != nil {
 		return damaged(err)
 	}
-	defer stmt.Close()
+	if meta {
+		return quickCheck(conn, "PRAGMA quick_check(_concord_meta)")
+	}
+	return nil
+}
+
+// quickCheck runs a quick_check pragma; anything but "ok" is ErrDamaged.
+func quickCheck(conn *sqlite3.Conn, pragma string) error {
 	var problems []string
-	for stmt.Step() {
-		if msg := stmt.ColumnText(0); msg != "ok" {
+	err := forRows(conn, pragma, func(msg string) {
+		if msg != "ok" {
 			problems = append(problems, msg)
 		}
-	}
-	if err := stmt.Err(); err != nil {
+	})
+	if err != nil {
 		return damaged(err)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: quick_check: %v", ErrDamaged, problems)
+		return fmt.Errorf("%w: %s: %v", ErrDamaged, pragma, problems)
 	}
 	return nil
+}
+
+// forRows runs a query and calls fn with the first column of each row.
+func forRows(conn *sqlite3.Conn, query string, fn func(string)) error {
+	stmt, _, err := conn.Prepare(query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for stmt.Step() {
+		fn(stmt.ColumnText(0))
+	}
+	return stmt.Err()
+}
+
+// sqliteMagic opens every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+// checkHeader checks the first 100 bytes of the file against its size.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() == 0 {
+		return nil // SQLite's empty database
+	}
+	var h [100]byte
+	if _, err := io.ReadFull(f, h[:]); errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %d bytes, shorter than the header", ErrDamaged, fi.Size())
+	} else if err != nil {
+		return err
+	}
+	if string(h[:16]) != sqliteMagic {
+		return fmt.Errorf("%w: not an SQLite database (bad magic)", ErrDamaged)
+	}
+	pageSize := int64(binary.BigEndian.Uint16(h[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	if pageSize < 512 || pageSize&(pageSize-1) != 0 {
+		return fmt.Errorf("%w: page size %d", ErrDamaged, pageSize)
+	}
+	if fi.Size()%pageSize != 0 {
+		return fmt.Errorf("%w: %d bytes is not a whole number of %d-byte pages", ErrDamaged, fi.Size(), pageSize)
+	}
+	// The page count is valid when the change counter matches the
+	// version-valid-for number (SQLite file format, section 1.3.7).
+	pages := int64(binary.BigEndian.Uint32(h[28:32]))
+	if string(h[24:28]) == string(h[92:96]) && pages*pageSize > fi.Size() {
+		return fmt.Errorf("%w: truncated: the header says %d pages, the file holds %d", ErrDamaged, pages, fi.Size()/pageSize)
+	}
+	return nil
+}
+
+// fullCheck is the background PRAGMA quick_check Open starts.
+type fullCheck struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startFullCheck runs PRAGMA quick_check over the whole file on a
+// read-only connection of its own, without holding up the start or the
+// applies. If it finds damage it writes the rebuild marker, so the next
+// Open moves the file aside and the node rebuilds it, and logs it loudly:
+// the member should be restarted.
+func (s *Store) startFullCheck() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.check = fullCheck{cancel: cancel, done: done}
+	go func() {
+		defer close(done)
+		path := filepath.Join(s.cfg.Dir, dbFileName)
+		start := time.Now()
+		conn, err := sqlite3.OpenFlags(path, sqlite3.OPEN_READONLY)
+		if err == nil {
+			conn.SetInterrupt(ctx)
+			err = quickCheck(conn, "PRAGMA quick_check")
+			conn.Close()
+		}
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, ErrDamaged):
+			if merr := writeSynced(path+rebuildMarker, []byte(err.Error()+"\n")); merr != nil {
+				err = errors.Join(err, merr)
+			}
+			s.cfg.Logger.Error("sqlstore: DAMAGED DATABASE FILE found by the background check; restart this member to rebuild it from the last snapshot and the log",
+				"path", path, "err", err)
+		case err != nil:
+			s.cfg.Logger.Warn("sqlstore: background integrity check failed to run", "path", path, "err", err)
+		default:
+			s.cfg.Logger.Info("sqlstore: background integrity check passed", "path", path, "took", time.Since(start))
+		}
+	}()
+}
+
+// stop cancels the check and waits for it.
+func (c *fullCheck) stop() {
+	if c.cancel != nil {
+		c.cancel()
+		<-c.done
+	}
 }
 
 // damaged marks SQLite's corruption errors as ErrDamaged and passes the

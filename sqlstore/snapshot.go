@@ -203,6 +203,7 @@ func (s *Store) swapIn(path string) error {
 	if s.closed {
 		return ErrClosed
 	}
+	s.check.stop() // it checks the file being replaced
 	if err := errors.Join(s.conn.Close(), s.clock.priv.Close()); err != nil {
 		s.cfg.Logger.Warn("sqlstore: close before restore", "err", err)
 	}

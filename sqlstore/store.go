@@ -30,6 +30,7 @@ type Store struct {
 	readers readPool // read-only connections for queries (pool.go)
 	metOnce sync.Once
 	metrics *storeMetrics // metrics.go
+	check   fullCheck     // the background integrity check (recover.go)
 }
 
 // Open opens (or creates) the database in cfg.Dir in WAL mode.
@@ -47,6 +48,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := s.reopen(); err != nil {
 		return nil, err
 	}
+	s.startFullCheck()
 	return s, nil
 }
 
@@ -141,6 +143,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.readers.close()
+	s.check.stop()
 	return errors.Join(s.conn.Close(), s.clock.priv.Close())
 }
 
