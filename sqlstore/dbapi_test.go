@@ -357,3 +357,36 @@ func TestLoadApplyIsDeterministic(t *testing.T) {
 		t.Fatalf("empty load command decoded: %v", err)
 	}
 }
+
+// TestCountersStartFromZeroInEveryCommand: last_insert_rowid() and
+// changes() do not carry over from earlier commands (a restarted member
+// would not have them), nor from the meta table's bookkeeping.
+func TestCountersStartFromZeroInEveryCommand(t *testing.T) {
+	a := openTestStore(t)
+	applyReq(t, a, 1, Request{Statements: stmts("CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t (v) VALUES ('x')")})
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := snap.Persist(&buf); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+	b := openTestStore(t)
+	if err := b.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Statements: stmts("INSERT INTO t (v) VALUES (last_insert_rowid() || '/' || changes())", "UPDATE t SET v = v WHERE id = 1")}
+	ra, rb := applyReq(t, a, 2, req), applyReq(t, b, 2, req)
+	if TableHash(t, a) != TableHash(t, b) {
+		t.Fatal("a restored member computed last_insert_rowid()/changes() differently")
+	}
+	if got := ra.Results[1]; got.LastInsertID != 2 || got.RowsAffected != 1 || rb.Results[1].LastInsertID != 2 {
+		t.Fatalf("UPDATE after INSERT in one request: %+v", got)
+	}
+	r := applyReq(t, a, 3, Request{Statements: stmts("UPDATE t SET v = v WHERE id = 1")})
+	if got := r.Results[0]; got.LastInsertID != 0 || got.RowsAffected != 1 {
+		t.Fatalf("UPDATE alone: %+v (the insert id of an earlier command or of the meta table leaked)", got)
+	}
+}

@@ -59,7 +59,7 @@ func (s *Store) Query(ctx context.Context, req Request, timeout time.Duration) (
 				s.met().interrupted.Inc()
 				return nil, fmt.Errorf("%w after %v", ErrQueryTimeout, timeout)
 			}
-			r = Result{Error: err.Error()}
+			r = Result{Error: errorText(err)}
 		}
 		r.Time = time.Since(begin)
 		results = append(results, r)
@@ -129,4 +129,19 @@ func runStmt(conn *sqlite3.Conn, st Statement, budget *int64) (Result, error) {
 		r.RowsAffected = conn.Changes()
 	}
 	return r, nil
+}
+
+// errorText is a failed statement's error as its Result carries it:
+// SQLite's own message ("no such table: t"), as rqlite reports it,
+// without the driver's "sqlite3: <code>: " prefix; other errors whole.
+func errorText(err error) string {
+	var e *sqlite3.Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	msg := strings.TrimPrefix(e.Error(), "sqlite3: ")
+	if _, after, ok := strings.Cut(msg, ": "); ok {
+		return after
+	}
+	return msg
 }

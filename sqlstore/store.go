@@ -230,6 +230,12 @@ func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
 // return is for failures of the savepoint machinery itself; statement
 // failures are reported in their Result.
 func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
+	// last_insert_rowid() and changes() start from zero in every
+	// command, so they do not depend on what this member ran before (a
+	// member that restarted or restored a snapshot has no history).
+	if err := s.resetCounters(); err != nil {
+		return nil, err
+	}
 	if c.Load != "" {
 		return s.runLoad(c, ts) // a /db/load (load.go)
 	}
@@ -283,7 +289,7 @@ func (s *Store) runStatement(st Statement) Result {
 	s.user = false
 	s.met().statements.Inc()
 	if err != nil {
-		r = Result{Error: err.Error()}
+		r = Result{Error: errorText(err)}
 	}
 	r.Time = time.Since(start)
 	return r

@@ -42,6 +42,8 @@ var statusMapping = []struct {
 	{sqlstore.ErrResultTooLarge, http.StatusBadRequest},
 	{sqlstore.ErrTooManyStatements, http.StatusRequestEntityTooLarge},
 	{sqlstore.ErrCommandTooLarge, http.StatusRequestEntityTooLarge},
+	{sqlstore.ErrLoadTooLarge, http.StatusRequestEntityTooLarge},
+	{sqlstore.ErrBadLoad, http.StatusBadRequest},
 	{sqlstore.ErrQueryTimeout, http.StatusGatewayTimeout},
 	{sqlstore.ErrStale, http.StatusServiceUnavailable},
 	{sqlstore.ErrClosed, http.StatusServiceUnavailable},

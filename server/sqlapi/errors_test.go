@@ -22,6 +22,8 @@ func TestErrorStatusOfWrappedStoreErrors(t *testing.T) {
 		{sqlstore.ErrResultTooLarge, http.StatusBadRequest},
 		{sqlstore.ErrTooManyStatements, http.StatusRequestEntityTooLarge},
 		{sqlstore.ErrCommandTooLarge, http.StatusRequestEntityTooLarge},
+		{sqlstore.ErrLoadTooLarge, http.StatusRequestEntityTooLarge},
+		{sqlstore.ErrBadLoad, http.StatusBadRequest},
 		{sqlstore.ErrQueryTimeout, http.StatusGatewayTimeout},
 		{sqlstore.ErrStale, http.StatusServiceUnavailable},
 		{node.ErrNoLeader, http.StatusServiceUnavailable},
