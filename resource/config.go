@@ -9,12 +9,19 @@ import (
 type Config struct {
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	// MaxResourceBytes caps a resource's encoded size; default 4 MiB.
+	// MaxResourceBytes caps a resource's encoded size (protobuf), checked
+	// by WriteCAS before proposing and again in apply. The cap travels in
+	// the command, so members configured differently still apply the same
+	// way; it may not exceed 64 MiB. Default 4 MiB (Consul's gRPC limit).
 	MaxResourceBytes int
-	// HistoryEvents is how many watch events are retained for resumes; default 100000.
+	// HistoryEvents is how many of the latest writes are retained, in
+	// memory and in snapshots, for watches to resume from. A resume from
+	// an older version gets a HistoryCompactedError. Default 100000.
 	HistoryEvents int
-	// WatchBuffer is each watcher's event buffer; a watcher that fills it is
-	// closed with ErrWatchOverflow. Default 1024.
+	// WatchBuffer is how many events may wait for each watch; a watch
+	// whose buffer is full when apply hands it an event ends with
+	// ErrWatchOverflow (its client resumes from the last version it saw).
+	// Default 1024.
 	WatchBuffer int
 }
 
@@ -38,8 +45,8 @@ func (c Config) WithDefaults() Config {
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
 	switch {
-	case c.MaxResourceBytes < 0:
-		return fmt.Errorf("resource config: MaxResourceBytes must not be negative, got %d", c.MaxResourceBytes)
+	case c.MaxResourceBytes < 0 || c.MaxResourceBytes > hardMaxResourceBytes:
+		return fmt.Errorf("resource config: MaxResourceBytes must be between 0 and %d, got %d", hardMaxResourceBytes, c.MaxResourceBytes)
 	case c.HistoryEvents < 0:
 		return fmt.Errorf("resource config: HistoryEvents must not be negative, got %d", c.HistoryEvents)
 	case c.WatchBuffer < 0:
