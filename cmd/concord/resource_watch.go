@@ -20,6 +20,7 @@ func newResourceWatchCmd() *cobra.Command {
 		o      resourceOptions
 		prefix string
 		from   uint64
+		max    int
 	)
 	cmd := &cobra.Command{
 		Use:   "watch TYPE",
@@ -48,18 +49,19 @@ duplicate, as long as the cluster still retains that history.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return watchResources(ctx, cmd, &o, typePath(t), q)
+			return watchResources(ctx, cmd, &o, typePath(t), q, max)
 		},
 	}
 	o.addFlags(cmd, true, false)
 	cmd.Flags().StringVar(&prefix, "name-prefix", "", "only resources whose names start with this")
 	cmd.Flags().Uint64Var(&from, "from-version", 0, "resume after this store version (no snapshot)")
+	cmd.Flags().IntVar(&max, "max-events", 0, "stop after printing this many lines (0: until interrupted)")
 	return cmd
 }
 
 // watchResources prints the watch stream's lines: -o json as they come,
 // the table as "KIND VERSION TYPE/PARTITION/NAMESPACE/NAME".
-func watchResources(ctx context.Context, cmd *cobra.Command, o *resourceOptions, path string, q url.Values) error {
+func watchResources(ctx context.Context, cmd *cobra.Command, o *resourceOptions, path string, q url.Values, max int) error {
 	resp, err := o.resourceClient(true).send(ctx, "GET", path, q, nil)
 	if err != nil {
 		return exitCodeOf(err)
@@ -68,7 +70,8 @@ func watchResources(ctx context.Context, cmd *cobra.Command, o *resourceOptions,
 	out := cmd.OutOrStdout()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	for sc.Scan() {
+	printed := 0
+	for ; (max == 0 || printed < max) && sc.Scan(); printed++ {
 		if o.output == "json" {
 			fmt.Fprintln(out, sc.Text())
 			continue
@@ -92,8 +95,8 @@ func watchResources(ctx context.Context, cmd *cobra.Command, o *resourceOptions,
 		fmt.Fprintf(out, "%s %d %s/%s/%s/%s\n", line.Type, line.Version, resourceapi.FormatType(id.GetType()),
 			id.GetTenancy().GetPartition(), id.GetTenancy().GetNamespace(), id.GetName())
 	}
-	if ctx.Err() != nil {
-		return nil // interrupted: a normal end
+	if ctx.Err() != nil || (max > 0 && printed == max) {
+		return nil // interrupted, or all the lines asked for: a normal end
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("watch stream: %w", err)
