@@ -141,6 +141,9 @@ func (s *Store) applyStatus(tx *memdb.Txn, c *command) (result, *Event) {
 		out.Status = map[string]*pbresource.Status{}
 	}
 	out.Status[c.key] = c.status
+	if n := proto.Size(out); n > hardMaxResourceBytes {
+		return result{err: ValidationError{Field: "status", Reason: fmt.Sprintf("the resource would be %d bytes encoded, over %d", n, hardMaxResourceBytes)}}, nil
+	}
 	return s.put(tx, existing, out)
 }
 

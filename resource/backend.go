@@ -78,11 +78,14 @@ func (b *Backend) Read(ctx context.Context, c ReadConsistency, id *pbresource.ID
 // (res.Status is ignored: WriteStatus writes statuses). It returns the
 // stored resource. Bad input is a ValidationError and nothing is proposed.
 func (b *Backend) WriteCAS(ctx context.Context, res *pbresource.Resource) (*pbresource.Resource, error) {
-	if err := ValidateResource(res, b.s.cfg.MaxResourceBytes); err != nil {
-		return nil, err
+	if res == nil {
+		return nil, ValidationError{Field: "resource", Reason: "required"}
 	}
 	in := clone(res)
-	in.Status, in.Generation = nil, ""
+	in.Status, in.Generation = nil, "" // the store's to set
+	if err := ValidateResource(in, b.s.cfg.MaxResourceBytes); err != nil {
+		return nil, err
+	}
 	now := b.now()
 	r, err := b.propose(ctx, &command{op: opWrite, maxBytes: uint64(b.s.cfg.MaxResourceBytes),
 		uid: newULID(now), generation: newULID(now), res: in})
@@ -100,6 +103,9 @@ func (b *Backend) WriteCAS(ctx context.Context, res *pbresource.Resource) (*pbre
 func (b *Backend) WriteStatus(ctx context.Context, id *pbresource.ID, version, key string, status *pbresource.Status) (*pbresource.Resource, error) {
 	if err := validateStatus(id, key, status); err != nil {
 		return nil, err
+	}
+	if n := proto.Size(status); n > b.s.cfg.MaxResourceBytes {
+		return nil, ValidationError{Field: "status", Reason: fmt.Sprintf("%d bytes encoded, larger than the %d-byte limit", n, b.s.cfg.MaxResourceBytes)}
 	}
 	if status.UpdatedAt == nil {
 		status = proto.Clone(status).(*pbresource.Status)
