@@ -178,6 +178,26 @@ func TestREST(t *testing.T) {
 	}
 	status, body = cl.do("GET", item+"?consistent", "")
 	cl.wantError("read after delete", status, body, http.StatusNotFound, resourceapi.CodeNotFound)
+
+	// The status section counts the resources (follow-the-leader, freak,
+	// kiss twice); the metrics count them by type and the requests.
+	var st struct {
+		Faces map[string]struct {
+			Resources int            `json:"resources"`
+			ByType    map[string]int `json:"by_type"`
+		} `json:"faces"`
+	}
+	status, body = cl.do("GET", "/v1/status", "")
+	if status != 200 || json.Unmarshal([]byte(body), &st) != nil || st.Faces["resource"].Resources != 4 || st.Faces["resource"].ByType["demo.Artist"] != 2 {
+		t.Fatalf("status: HTTP %d %s", status, body)
+	}
+	_, body = cl.do("GET", "/metrics", "")
+	for _, m := range []string{`concord_resource_resources{type="demo.Song"} 1`, `concord_resource_requests_total{code="cas_failure",op="write"} 2`,
+		`concord_resource_requests_total{code="invalid_argument",op="write"}`} {
+		if !strings.Contains(body, m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
 }
 
 func listNames(t *testing.T, cl restClient, path string) string {
