@@ -82,7 +82,7 @@ func (c *client) send(ctx context.Context, o op, method, path string, q url.Valu
 			return nil, base, sentError(err, o)
 		}
 	}
-	return nil, "", fmt.Errorf("concord: no member could serve the request: %w", lastErr)
+	return nil, "", &Error{Message: fmt.Sprintf("concord: no member could serve the request (last: %v)", lastErr), Kind: ErrUnavailable}
 }
 
 // sendTo runs one request on the member at base. A transport failure is

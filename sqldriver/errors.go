@@ -19,6 +19,9 @@ var (
 	// back; it may or may not have been applied. It is never retried
 	// automatically.
 	ErrOutcomeUnknown = errors.New("concord: outcome unknown")
+	// ErrUnavailable: no member could take the request (each refused the
+	// connection, or answered 503 to a read); nothing was applied.
+	ErrUnavailable = errors.New("concord: no member could serve the request")
 	// ErrStatement: SQLite rejected the statement (the message is
 	// SQLite's); nothing of it was applied.
 	ErrStatement = errors.New("concord: statement failed")

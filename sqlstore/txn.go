@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -196,7 +197,8 @@ func (tx *Tx) commit(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: commit at index %d: %s", res.Index, ar.Err)
 	}
 	if len(ar.Results) > 0 {
-		return fmt.Errorf("%w: at index %d: %s", ErrTxnConflict, res.Index, ar.Results[0].Error)
+		why := strings.TrimPrefix(ar.Results[0].Error, ErrTxnConflict.Error()+": ")
+		return fmt.Errorf("%w: at index %d, %s", ErrTxnConflict, res.Index, why)
 	}
 	return nil
 }
@@ -208,10 +210,7 @@ func (tx *Tx) recheck(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: commit: read barrier: %w", err)
 	}
 	_, _, err := tx.db.store.runTentative(ctx, tentative{ts: tx.ts, seed: tx.seed, prev: tx.stmts, prevHashes: tx.hashes, readOnly: tx.readOnly})
-	if err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", err)
-	}
-	return nil
+	return err
 }
 
 // Rollback forgets the transaction. It returns ErrTxnDone if the
