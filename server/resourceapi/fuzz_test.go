@@ -40,3 +40,25 @@ func FuzzUnmarshalResource(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseID feeds the owner-id decoder (?owner=, concord resource
+// owned) arbitrary text: no panic, only *RequestError failures, and what
+// it accepts prints back as it was read.
+func FuzzParseID(f *testing.F) {
+	for _, seed := range []string{"demo.v2.Artist/default/default/korn/01ARZ3NDEKTSV4RRFFQ69G5FAV", "a.b.C/p/n/x/u", "////", "demo.v2.Artist/default/default/korn/", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseID(s)
+		if err != nil {
+			var re *RequestError
+			if !errors.As(err, &re) {
+				t.Fatalf("error is not a *RequestError: %T %v", err, err)
+			}
+			return
+		}
+		if FormatID(id) != s || id.Uid == "" {
+			t.Fatalf("ParseID(%q) = %v, prints as %q", s, id, FormatID(id))
+		}
+	})
+}
