@@ -196,6 +196,7 @@ func Run(t testing.TB, s Scenario, c Cluster) Report {
 	rep.Acked, rep.Errors = len(r.acked), r.errs
 	rep.Verdict = Check(s.Name, ArtifactDir(), r.rec.Ops(), r.locks.Holds(), final)
 	checkSQL(hctx, t, s, c, r, &rep)
+	checkBank(hctx, t, s, c, r, &rep)
 	t.Logf("%s: %d ops (%d unknown), %d faults, %d histories, %d violations, %d/%d acknowledged durable writes lost, %d client errors (last: %v)",
 		s.Name, rep.Verdict.Ops, rep.Verdict.Unknown, rep.Faults, rep.Verdict.Histories, len(rep.Verdict.Violations),
 		len(rep.Lost), rep.Acked, rep.Errors, r.lastErr)
@@ -228,7 +229,7 @@ func startWorkers(ctx context.Context, t testing.TB, s Scenario, r *run, wg *syn
 		n    int
 		loop func(*worker, context.Context)
 	}{{w.RegisterClients, (*worker).registerLoop}, {w.MultiClients, (*worker).multiLoop}, {w.LockClients, (*worker).lockLoop},
-		{max(0, w.SQLClients), (*worker).sqlLoop}}
+		{max(0, w.SQLClients), (*worker).sqlLoop}, {max(0, w.BankClients), (*worker).bankLoop}}
 	id := 0
 	for _, kind := range kinds {
 		for range kind.n {

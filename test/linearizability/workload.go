@@ -33,8 +33,11 @@ type Workload struct {
 	// MaxOpsPerClient bounds each client's loop besides the duration.
 	MaxOpsPerClient int
 	// SQLClients use the SQL API (sql_workload.go): a register per row and
-	// durable inserts. Default none (0) until the agent serves the SQL API.
+	// durable inserts. Default 2; negative means none.
 	SQLClients int
+	// BankClients run interactive SQL transactions (sql_bank.go): transfers
+	// and audits of a constant total. Default 2; negative means none.
+	BankClients int
 }
 
 func (w *Workload) setDefaults() {
@@ -55,6 +58,12 @@ func (w *Workload) setDefaults() {
 	}
 	if w.MaxOpsPerClient == 0 {
 		w.MaxOpsPerClient = 20000
+	}
+	if w.SQLClients == 0 {
+		w.SQLClients = 2
+	}
+	if w.BankClients == 0 {
+		w.BankClients = 2
 	}
 }
 
@@ -77,6 +86,7 @@ type run struct {
 	// one per request).
 	endpoints func() []string
 	sql       sqlState
+	bank      bankState
 	mu        sync.Mutex
 	acked     []string // durable keys whose put was acknowledged
 	errs      int
