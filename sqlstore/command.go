@@ -38,6 +38,9 @@ const (
 // encodeCommand renders c compactly: version, timestamp, seed, flag,
 // statements (SQL, positional values, named values sorted by name).
 func encodeCommand(c command) ([]byte, error) {
+	if c.Load != "" {
+		return encodeLoadCommand(c.Timestamp, c.Seed, c.Load), nil
+	}
 	b := []byte{commandVersion}
 	b = binary.AppendVarint(b, c.Timestamp)
 	b = binary.BigEndian.AppendUint64(b, c.Seed)

@@ -52,6 +52,8 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(encodeLoadCommand(5, 6, "CREATE TABLE t (a);\nINSERT INTO t VALUES (1);\n"))
+	f.Add([]byte{loadCommandVersion, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := decodeCommand(in)
 		if err != nil {
