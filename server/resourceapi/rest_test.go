@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/concord-db/concord/agent"
 	"github.com/concord-db/concord/agent/agenttest"
+	"github.com/concord-db/concord/resource"
 	"github.com/concord-db/concord/server/resourceapi"
 )
 
@@ -74,6 +76,7 @@ func field(m map[string]any, path ...string) string {
 func TestREST(t *testing.T) {
 	c := agenttest.Start(t, 3, agenttest.Options{Configure: func(_ int, cfg *agent.Config) {
 		cfg.Resource.MaxResourceBytes = 4096
+		cfg.Resource.HistoryEvents = 4
 		cfg.Limits.MaxRequestBytes = 64 << 10
 	}})
 	cl := restClient{t, "http://" + c.Endpoint(c.Follower())}
@@ -178,6 +181,16 @@ func TestREST(t *testing.T) {
 	}
 	status, body = cl.do("GET", item+"?consistent", "")
 	cl.wantError("read after delete", status, body, http.StatusNotFound, resourceapi.CodeNotFound)
+
+	// More writes than the history holds: a watch cannot resume from the
+	// start, on REST (410) or gRPC (OutOfRange, rebuilt as the typed error).
+	status, body = cl.do("GET", "/v1/resource/demo/v2/Artist?watch&from_version=1", "")
+	cl.wantError("resume from compacted history", status, body, http.StatusGone, resourceapi.CodeHistoryCompacted)
+	w, err := grpcBackend{dialMember(t, c.Endpoint(c.Leader()))}.WatchList(context.Background(), resource.UnversionedType{Group: "demo", Kind: "Artist"}, nil, "", 1)
+	var hc resource.HistoryCompactedError
+	if !errors.As(err, &hc) || hc.Oldest <= 1 {
+		t.Fatalf("gRPC resume from compacted history: %v, %v", w, err)
+	}
 
 	// The status section counts the resources (follow-the-leader, freak,
 	// kiss twice); the metrics count them by type and the requests.
