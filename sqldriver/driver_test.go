@@ -25,7 +25,7 @@ func openDB(t *testing.T, endpoints ...string) *sql.DB {
 	return db
 }
 
-func exec(t *testing.T, db interface {
+func exec(t testing.TB, db interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, query string, args ...any) sql.Result {
 	t.Helper()
