@@ -204,6 +204,7 @@ func (s *Store) swapIn(path string) error {
 		return ErrClosed
 	}
 	s.check.stop() // it checks the file being replaced
+	s.ckpt.stop()
 	if err := errors.Join(s.conn.Close(), s.clock.priv.Close()); err != nil {
 		s.cfg.Logger.Warn("sqlstore: close before restore", "err", err)
 	}

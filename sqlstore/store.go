@@ -31,6 +31,7 @@ type Store struct {
 	metOnce sync.Once
 	metrics *storeMetrics // metrics.go
 	check   fullCheck     // the background integrity check (recover.go)
+	ckpt    checkpointer  // the background WAL checkpoints (checkpoint.go)
 }
 
 // Open opens (or creates) the database in cfg.Dir in WAL mode.
@@ -70,6 +71,11 @@ func (s *Store) reopen() error {
 		priv.Close()
 		return err
 	}
+	if err := s.startCheckpointer(); err != nil {
+		conn.Close()
+		priv.Close()
+		return err
+	}
 	return nil
 }
 
@@ -77,6 +83,7 @@ func (s *Store) init() error {
 	for _, q := range []string{
 		"PRAGMA journal_mode=WAL",
 		"PRAGMA synchronous=NORMAL",
+		fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", applyCheckpointPages), // checkpoint.go
 		"CREATE TABLE IF NOT EXISTS _concord_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 	} {
 		if err := s.conn.Exec(q); err != nil {
@@ -144,6 +151,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.readers.close()
 	s.check.stop()
+	s.ckpt.stop()
 	return errors.Join(s.conn.Close(), s.clock.priv.Close())
 }
 
