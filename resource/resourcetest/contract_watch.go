@@ -83,7 +83,7 @@ func testWatchFollowing(e *env) {
 		}
 		e.t.Run(name, func(t *testing.T) {
 			e := e.sub(t)
-			b := e.last()
+			b := e.r(1) // a member that did not propose the writes
 			w := e.watch(b, e.utype("Artist"), lc.tenancy, lc.prefix, 0)
 			if rs, _ := e.snapshot(w); len(rs) != 0 {
 				t.Fatalf("snapshot of an empty group: %v", names(rs))

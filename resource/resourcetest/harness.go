@@ -102,7 +102,6 @@ func (e *env) sub(t *testing.T) *env {
 // w is the backend cases write through; r(i) the i-th reader (wrapping).
 func (e *env) w() Backend      { return e.bs[0] }
 func (e *env) r(i int) Backend { return e.bs[i%len(e.bs)] }
-func (e *env) last() Backend   { return e.bs[len(e.bs)-1] }
 func (e *env) typ(gv, kind string) *pbresource.Type {
 	return &pbresource.Type{Group: e.group, GroupVersion: gv, Kind: kind}
 }
