@@ -116,3 +116,25 @@ func TestValueDecoding(t *testing.T) {
 		t.Error("a BLOB element of 256 decoded")
 	}
 }
+
+// FuzzParseDSN: no DSN makes the parser panic, and an accepted one has
+// members with a scheme and a known level.
+func FuzzParseDSN(f *testing.F) {
+	for _, s := range []string{"concord://a:1,b:2/?level=none&freshness=1s", "concord://a:1/?tls=true", "concord://", "concord://a:1/?%zz", "concord://a/?timeout=1h&level=strong"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, dsn string) {
+		cfg, err := ParseDSN(dsn)
+		if err != nil {
+			return
+		}
+		if len(cfg.Endpoints) == 0 || !contains(levels, cfg.Level) || cfg.Timeout <= 0 {
+			t.Fatalf("accepted %q as %+v", dsn, cfg)
+		}
+		for _, e := range cfg.Endpoints {
+			if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
+				t.Fatalf("endpoint %q", e)
+			}
+		}
+	})
+}

@@ -53,6 +53,7 @@ type txnRegistry struct {
 	db    TxnDB
 	epoch string // random per process, the first part of every id
 	idle  time.Duration
+	now   func() time.Time // time.Now; tests move it
 	mu    sync.Mutex
 	open  map[string]*openTxn
 }
@@ -68,7 +69,7 @@ func newTxnRegistry(db DB) *txnRegistry {
 	if !ok {
 		return nil
 	}
-	return &txnRegistry{db: tdb, epoch: randomHex(4), idle: TxnIdleTimeout, open: map[string]*openTxn{}}
+	return &txnRegistry{db: tdb, epoch: randomHex(4), idle: TxnIdleTimeout, now: time.Now, open: map[string]*openTxn{}}
 }
 
 func randomHex(n int) string {
@@ -81,7 +82,7 @@ func randomHex(n int) string {
 func (reg *txnRegistry) add(tx *sqlstore.Tx) (string, error) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
-	now := time.Now()
+	now := reg.now()
 	for id, o := range reg.open {
 		if now.Sub(o.lastUsed) > reg.idle {
 			_ = o.tx.Rollback()
@@ -101,7 +102,7 @@ func (reg *txnRegistry) get(id string) (*sqlstore.Tx, error) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	o := reg.open[id]
-	now := time.Now()
+	now := reg.now()
 	if o != nil && now.Sub(o.lastUsed) > reg.idle {
 		_ = o.tx.Rollback()
 		delete(reg.open, id)
@@ -123,7 +124,7 @@ func (reg *txnRegistry) touch(id string) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	if o := reg.open[id]; o != nil {
-		o.lastUsed = time.Now()
+		o.lastUsed = reg.now()
 	}
 }
 
