@@ -85,15 +85,18 @@ var mapping = []struct {
 	{resource.ErrWrongUid, wireError{codes.FailedPrecondition, http.StatusPreconditionFailed, CodeWrongUid}},
 	{resource.ErrHistoryCompacted, wireError{codes.OutOfRange, http.StatusGone, CodeHistoryCompacted}},
 	{resource.ErrWatchOverflow, wireError{codes.ResourceExhausted, http.StatusServiceUnavailable, CodeWatchOverflow}},
-	{resource.ErrInconsistent, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeInconsistent}},
-	{node.ErrNotLeader, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
-	{node.ErrNoLeader, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
-	{node.ErrRemoved, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
-	{node.ErrShutdown, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
+	// The store wraps the node's errors in ErrInconsistent: the node's
+	// come first, so a write whose outcome is unknown says so.
 	{node.ErrUnknownOutcome, wireError{codes.Unknown, http.StatusGatewayTimeout, CodeUnknownOutcome}},
 	{node.ErrTimeout, wireError{codes.DeadlineExceeded, http.StatusGatewayTimeout, CodeTimeout}},
 	{context.DeadlineExceeded, wireError{codes.DeadlineExceeded, http.StatusGatewayTimeout, CodeTimeout}},
 	{context.Canceled, wireError{codes.Canceled, http.StatusServiceUnavailable, CodeCanceled}},
+	{node.ErrNotLeader, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
+	{node.ErrNoLeader, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
+	{node.ErrRemoved, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
+	{node.ErrShutdown, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
+	{resource.ErrWatchClosed, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
+	{resource.ErrInconsistent, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeInconsistent}},
 }
 
 var (
@@ -233,10 +236,23 @@ func FromGRPCError(err error, requested *pbresource.Type) error {
 	case CodeTooLarge:
 		return resource.ValidationError{Field: "resource", Reason: st.Message()}
 	}
-	for _, m := range mapping {
-		if m.to.code == reason && reason != "" {
-			return fmt.Errorf("%w: %s", m.err, st.Message())
-		}
+	if target, ok := fromCode[reason]; ok {
+		return fmt.Errorf("%w: %s", target, st.Message())
 	}
 	return err
+}
+
+// fromCode is the error a client gets back for each code; the node's
+// errors come back inside the store's ErrInconsistent, as the store
+// returns them.
+var fromCode = map[string]error{
+	CodeNotFound:       resource.ErrNotFound,
+	CodeCASFailure:     resource.ErrCASFailure,
+	CodeWrongUid:       resource.ErrWrongUid,
+	CodeWatchOverflow:  resource.ErrWatchOverflow,
+	CodeInconsistent:   resource.ErrInconsistent,
+	CodeUnavailable:    resource.ErrInconsistent,
+	CodeUnknownOutcome: fmt.Errorf("%w: %w", resource.ErrInconsistent, node.ErrUnknownOutcome),
+	CodeTimeout:        fmt.Errorf("%w: %w", resource.ErrInconsistent, node.ErrTimeout),
+	CodeCanceled:       context.Canceled,
 }
