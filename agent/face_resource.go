@@ -99,8 +99,7 @@ func (f *resourceFace) Close() error {
 	if f.store == nil {
 		return nil
 	}
-	f.store.Close()
-	return nil
+	return f.store.Close()
 }
 
 // Resources is the member's resource store API (Consul's storage
