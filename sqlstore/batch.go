@@ -22,6 +22,9 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	if s.closed {
 		return fail(ErrClosed.Error())
 	}
+	if err := s.failedErr(); err != nil {
+		return fail(err.Error())
+	}
 	if index != 0 && index <= s.applied {
 		return fail(fmt.Sprintf("sqlstore: index %d already applied", index))
 	}
@@ -61,6 +64,7 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	}
 	if err != nil {
 		s.conn.Exec("ROLLBACK")
+		s.noteFailure(err)
 		return fail(fmt.Sprintf("sqlstore: apply batch at index %d: %v", index, err))
 	}
 	s.applied = index

@@ -22,6 +22,9 @@ func (s *Store) Query(ctx context.Context, req Request, timeout time.Duration) (
 	if err := s.checkRequest(req); err != nil {
 		return nil, err
 	}
+	if err := s.failedErr(); err != nil {
+		return nil, err
+	}
 	if timeout <= 0 {
 		timeout = s.cfg.QueryTimeout
 	}

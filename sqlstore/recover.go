@@ -13,9 +13,12 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
-// ErrDamaged: the database file is not a sound SQLite database. Open
-// moves such a file aside and starts empty; receiving a damaged snapshot
-// section is ErrBadSnapshot.
+// ErrDamaged: the database file is not a sound SQLite database, or an
+// apply failed on this member only (corruption, an I/O error, a full
+// disk). Open moves a damaged file aside and starts empty; after a local
+// apply failure Apply and Query return ErrDamaged until the member
+// restarts and rebuilds the file. Receiving a damaged snapshot section is
+// ErrBadSnapshot.
 var ErrDamaged = errors.New("sqlstore: database file is damaged")
 
 // damagedSuffix is added, with a timestamp, to the name of a database file
@@ -284,4 +287,44 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// localFailure reports whether err is a failure of this member's file or
+// machine (corruption, an I/O error, a full disk, no memory) rather than
+// an outcome every member computes alike from the log.
+func localFailure(err error) bool {
+	for _, code := range []sqlite3.ErrorCode{sqlite3.CORRUPT, sqlite3.NOTADB, sqlite3.IOERR, sqlite3.FULL, sqlite3.NOMEM, sqlite3.CANTOPEN} {
+		if errors.Is(err, code) {
+			return true
+		}
+	}
+	return false
+}
+
+// noteFailure handles an error met while applying. A local failure means
+// this member's database no longer follows the log (the others applied
+// the entry; here it failed or went half done), so the store fails stop:
+// it writes the rebuild marker, so that the next Open moves the file
+// aside and the node rebuilds it from the snapshot and the log, and from
+// then on refuses every apply and query with ErrDamaged instead of
+// serving a state that differs from the cluster's. Restart the member to
+// rebuild. Called with s.mu held.
+func (s *Store) noteFailure(err error) {
+	if !localFailure(err) || s.failed.Swap(true) {
+		return
+	}
+	path := filepath.Join(s.cfg.Dir, dbFileName)
+	if merr := writeSynced(path+rebuildMarker, []byte(err.Error()+"\n")); merr != nil {
+		err = errors.Join(err, merr)
+	}
+	s.cfg.Logger.Error("sqlstore: APPLY FAILED ON THIS MEMBER ONLY: the SQL database stops serving; restart this member to rebuild it from the last snapshot and the log",
+		"path", path, "applied", s.applied, "err", err)
+}
+
+// failedErr is ErrDamaged once noteFailure stopped the store.
+func (s *Store) failedErr() error {
+	if s.failed.Load() {
+		return fmt.Errorf("%w: an apply failed on this member; restart it to rebuild the database", ErrDamaged)
+	}
+	return nil
 }

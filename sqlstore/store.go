@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -32,6 +33,7 @@ type Store struct {
 	metrics *storeMetrics // metrics.go
 	check   fullCheck     // the background integrity check (recover.go)
 	ckpt    checkpointer  // the background WAL checkpoints (checkpoint.go)
+	failed  atomic.Bool   // an apply failed on this member only (recover.go)
 }
 
 // Open opens (or creates) the database in cfg.Dir in WAL mode.
@@ -172,6 +174,9 @@ func (s *Store) Apply(index uint64, cmd []byte) []byte {
 	if s.closed {
 		return encodeResult(applyResult{Err: ErrClosed.Error()})
 	}
+	if err := s.failedErr(); err != nil {
+		return encodeResult(applyResult{Err: err.Error()})
+	}
 	if index != 0 && index <= s.applied {
 		return encodeResult(applyResult{Err: fmt.Sprintf("sqlstore: index %d already applied", index)})
 	}
@@ -227,6 +232,7 @@ func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
 	}
 	if err != nil {
 		s.conn.Exec("ROLLBACK")
+		s.noteFailure(err)
 		return applyResult{}, fmt.Errorf("sqlstore: apply index %d: %w", index, err)
 	}
 	s.applied = index
@@ -297,6 +303,7 @@ func (s *Store) runStatement(st Statement) Result {
 	s.user = false
 	s.met().statements.Inc()
 	if err != nil {
+		s.noteFailure(err)
 		r = Result{Error: errorText(err)}
 	}
 	r.Time = time.Since(start)
