@@ -102,7 +102,7 @@ func TestMixedRequestErrorsAndTransactions(t *testing.T) {
 		`{"results":[{"last_insert_id":3,"rows_affected":1},{"error":"UNIQUE constraint failed: t.v"}]}`)
 	// SQLite keeps the rolled-back insert's rowid as last_insert_rowid, and rqlite reports it.
 	a.mustPost("/db/request", `["SELECT count(*) AS n FROM t", ["UPDATE t SET v = ? WHERE id = ?", "z", 2]]`,
-		`{"results":[{"columns":["n"],"types":[""],"values":[[2]]},{"last_insert_id":3,"rows_affected":1}]}`)
+		`{"results":[{"columns":["n"],"types":[""],"values":[[2]]},{"rows_affected":1}]}`)
 	// A write sent to /db/query fails in its result and changes nothing.
 	a.mustPost("/db/query", `["DELETE FROM t"]`, `{"results":[{"error":"attempt to change database via query operation"}]}`)
 	a.mustPost("/db/query", `["SELECT count(*) FROM t"]`, `{"results":[{"columns":["count(*)"],"types":[""],"values":[[2]]}]}`)
@@ -209,7 +209,7 @@ func TestBackupAndLoad(t *testing.T) {
 	if status != 200 || !strings.HasPrefix(backup, "SQLite format 3\x00") {
 		t.Fatalf("backup: %d, %d bytes starting %q", status, len(backup), backup[:min(16, len(backup))])
 	}
-	a.mustPost("/db/execute", `["DELETE FROM t"]`, `{"results":[{"last_insert_id":1,"rows_affected":1}]}`)
+	a.mustPost("/db/execute", `["DELETE FROM t"]`, `{"results":[{"rows_affected":1}]}`)
 	status, body := a.post("/db/load", backup)
 	if status != 200 || body != `{"results":[]}`+"\n" {
 		t.Fatalf("load: %d %s", status, body)

@@ -168,6 +168,10 @@ func (d *DB) Load(_ context.Context, r io.Reader) error {
 func (d *DB) run(req sqlapi.Request, readOnly bool) ([]sqlapi.Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// last_insert_rowid() starts from zero in every request, as in
+	// concord's replicated store (where it must not depend on a member's
+	// history).
+	d.conn.SetLastInsertRowID(0)
 	if req.Transaction {
 		if err := d.conn.Exec("BEGIN"); err != nil {
 			return nil, err
