@@ -175,37 +175,49 @@ func isRead(query string) bool {
 	return false
 }
 
-// BeginTx starts an interactive transaction on one member, which holds
-// it until Commit or Rollback: every statement of the transaction goes to
-// that member. Every isolation level is served as serializable (strictly:
-// commits are ordered in real time); ReadOnly refuses writes.
+// BeginTx starts an interactive transaction. Nothing is sent until its
+// first statement, which begins it on some member in the same request
+// (nothing in it is applied before Commit, so that request may go to
+// another member when one cannot be reached). From then on the member
+// holds it until Commit or Rollback: every statement goes there. Every
+// isolation level is served as serializable (strictly: commits are
+// ordered in real time); ReadOnly refuses writes.
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if c.tx != nil {
 		return nil, errors.New("sqldriver: a transaction is already open on this connection")
 	}
-	q := url.Values{}
-	if opts.ReadOnly {
-		q.Set("read_only", "true")
-	}
-	resp, base, err := c.client.send(ctx, opRead, "POST", "/db/tx", q, nil)
-	if err != nil {
-		return nil, err
-	}
-	if resp.ID == "" {
-		return nil, errors.New("sqldriver: begin: the member answered no transaction id")
-	}
-	c.tx = &tx{conn: c, base: base, id: resp.ID}
+	c.tx = &tx{conn: c, readOnly: opts.ReadOnly}
 	return c.tx, nil
 }
 
-// tx is an open transaction, pinned to the member that began it.
+// tx is a transaction: not begun until its first statement, then pinned
+// to the member that began it.
 type tx struct {
-	conn *conn
-	base string
-	id   string
+	conn     *conn
+	readOnly bool
+	base     string // the member holding it; empty before the first statement
+	id       string
 }
 
+// send runs a request of the transaction; the first one begins it.
 func (t *tx) send(ctx context.Context, o op, method, suffix string, q url.Values, body []byte) (*response, error) {
+	if t.id == "" {
+		if suffix != "" || method != "POST" {
+			return nil, errors.New("sqldriver: internal error: transaction not begun")
+		}
+		if t.readOnly {
+			q.Set("read_only", "true")
+		}
+		resp, base, err := t.conn.client.send(ctx, opRead, "POST", "/db/tx", q, body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.ID == "" {
+			return nil, errors.New("sqldriver: begin: the member answered no transaction id")
+		}
+		t.base, t.id = base, resp.ID
+		return resp, nil
+	}
 	return t.conn.client.sendPinned(ctx, o, t.base, method, "/db/tx/"+url.PathEscape(t.id)+suffix, q, body)
 }
 
@@ -214,6 +226,9 @@ func (t *tx) send(ctx context.Context, o op, method, suffix string, q url.Values
 // that it may or may not have been.
 func (t *tx) Commit() error {
 	t.conn.tx = nil
+	if t.id == "" {
+		return nil // no statements: nothing to apply
+	}
 	_, err := t.send(context.Background(), opCommit, "POST", "/commit", nil, nil)
 	return err
 }
@@ -222,6 +237,9 @@ func (t *tx) Commit() error {
 // rolled back already.
 func (t *tx) Rollback() error {
 	t.conn.tx = nil
+	if t.id == "" {
+		return nil
+	}
 	_, err := t.send(context.Background(), opTx, "DELETE", "", nil, nil)
 	if errors.Is(err, ErrTxnLost) {
 		return nil

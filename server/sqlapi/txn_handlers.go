@@ -1,9 +1,12 @@
 package sqlapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -38,11 +41,28 @@ func writeOK(w http.ResponseWriter, body any, pretty bool) {
 	writeJSONValue(w, http.StatusOK, body, pretty)
 }
 
+// txBegin begins a transaction and, when the body holds statements, runs
+// them in it: {"id": ..., "results": [...]}, one round trip for BEGIN
+// and the first statements. Nothing runs through the log, so a client
+// may send this again to another member when it got no answer.
 func (a *API) txBegin(w http.ResponseWriter, r *http.Request) {
-	f, readOnly, err := txnFlags(r.URL.Query(), "read_only", "timeout", "pretty")
+	start := time.Now()
+	f, readOnly, err := txnFlags(r.URL.Query(), "read_only", "timeout", "db_timeout", "pretty", "timings", "associative", "blob_array")
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxRequestBytes))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var stmts []Statement
+	if len(bytes.TrimSpace(body)) > 0 {
+		if stmts, err = decodeStatements(bytes.NewReader(body)); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), f.Timeout)
 	defer cancel()
@@ -51,14 +71,30 @@ func (a *API) txBegin(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	var results []Result
+	if len(stmts) > 0 {
+		if results, err = tx.Execute(ctx, stmts); err != nil {
+			_ = tx.Rollback()
+			a.fail(w, r, err)
+			return
+		}
+	}
 	id, err := a.txns.add(tx)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeOK(w, struct {
-		ID string `json:"id"`
-	}{id}, f.Pretty)
+	idJSON, _ := json.Marshal(id)
+	if len(stmts) == 0 {
+		writeOK(w, struct {
+			ID string `json:"id"`
+		}{id}, f.Pretty)
+		return
+	}
+	out := encodeResponse(results, formAuto, f, time.Since(start)) // {"results":...}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(append([]byte(`{"id":`), idJSON...), append([]byte{','}, out[1:]...)...))
 }
 
 // txExecute runs the body's statements in the transaction and answers

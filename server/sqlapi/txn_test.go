@@ -101,6 +101,19 @@ func TestTxEndpointsConflictRollbackAndBadInput(t *testing.T) {
 	c.fails("POST", "/db/tx/"+id+"/commit", "", http.StatusNotFound, "unknown")
 	c.must("POST", "/db/query", `["SELECT n FROM c"]`, `{"results":[{"columns":["n"],"types":["integer"],"values":[[1]]}]}`)
 
+	// BEGIN and the first statements in one request.
+	status, body := c.do("POST", "/db/tx", `["SELECT n FROM c"]`)
+	var first struct {
+		ID      string
+		Results []struct{ Values [][]int }
+	}
+	if err := json.Unmarshal([]byte(body), &first); status != http.StatusOK || err != nil || first.ID == "" || len(first.Results) != 1 || first.Results[0].Values[0][0] != 1 {
+		t.Fatalf("begin with statements: %d %s", status, body)
+	}
+	c.must("POST", "/db/tx/"+first.ID+"/commit", "", `{}`)
+	c.fails("POST", "/db/tx", `["ATTACH 'x' AS x"]`, http.StatusBadRequest, "not allowed")
+	c.fails("POST", "/db/tx", `[1]`, http.StatusBadRequest, "statement 0")
+
 	c.fails("POST", "/db/tx/nonsense", `["SELECT 1"]`, http.StatusNotFound, "another member")
 	c.fails("POST", "/db/tx?read_only=maybe", "", http.StatusBadRequest, "not a boolean")
 
