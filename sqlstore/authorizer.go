@@ -34,6 +34,12 @@ var memberFuncs = map[string]bool{
 	"sqlite_compileoption_used": true, "sqlite_compileoption_get": true, "sqlite_offset": true,
 }
 
+// metaTable holds the applied raft index and the last command's time,
+// written in the same transaction as each apply: users may read it, never
+// change it (a lowered applied index would make a restart apply entries
+// twice).
+const metaTable = "_concord_meta"
+
 // judge decides one action SQLite's authorizer reports while preparing a
 // user statement: nil, or an ErrForbidden / ErrNotDeterministic saying
 // why not. write is true for statements that go through the log, where
@@ -41,6 +47,15 @@ var memberFuncs = map[string]bool{
 // connection's state either.
 func judge(action sqlite3.AuthorizerActionCode, name3rd, name4th string, write bool) error {
 	switch action {
+	case sqlite3.AUTH_INSERT, sqlite3.AUTH_UPDATE, sqlite3.AUTH_DELETE, sqlite3.AUTH_DROP_TABLE:
+		if strings.EqualFold(name3rd, metaTable) {
+			return fmt.Errorf("%w: %s is concord's own table (the applied index)", ErrForbidden, metaTable)
+		}
+	case sqlite3.AUTH_ALTER_TABLE, sqlite3.AUTH_CREATE_INDEX, sqlite3.AUTH_DROP_INDEX,
+		sqlite3.AUTH_CREATE_TRIGGER, sqlite3.AUTH_DROP_TRIGGER:
+		if strings.EqualFold(name4th, metaTable) {
+			return fmt.Errorf("%w: %s is concord's own table (the applied index)", ErrForbidden, metaTable)
+		}
 	case sqlite3.AUTH_ATTACH, sqlite3.AUTH_DETACH:
 		return fmt.Errorf("%w: ATTACH and DETACH", ErrForbidden)
 	case sqlite3.AUTH_TRANSACTION, sqlite3.AUTH_SAVEPOINT:

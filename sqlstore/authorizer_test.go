@@ -18,6 +18,10 @@ func TestApplyRefusesForbiddenStatements(t *testing.T) {
 		"PRAGMA foreign_keys=ON", "PRAGMA recursive_triggers=1",
 		// Member-dependent answers.
 		"INSERT INTO t VALUES (total_changes())", "SELECT sqlite_version()",
+		// concord's own table.
+		"UPDATE _concord_meta SET value = 0", "DELETE FROM _concord_meta", "INSERT INTO _concord_meta VALUES ('x', 1)",
+		"DROP TABLE _concord_meta", "ALTER TABLE _concord_meta ADD COLUMN c", "CREATE INDEX m ON _concord_meta (value)",
+		"CREATE TRIGGER m AFTER UPDATE ON _concord_meta BEGIN SELECT 1; END",
 	} {
 		r := applyReq(t, s, idx, Request{Statements: stmts(q)})
 		idx++
@@ -31,7 +35,7 @@ func TestApplyRefusesForbiddenStatements(t *testing.T) {
 	if r.Results[0].Error == "" {
 		t.Error("load_extension ran")
 	}
-	for _, q := range []string{"PRAGMA foreign_keys", "PRAGMA table_info(t)", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (changes())"} {
+	for _, q := range []string{"SELECT * FROM _concord_meta", "PRAGMA foreign_keys", "PRAGMA table_info(t)", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (changes())"} {
 		r := applyReq(t, s, idx, Request{Statements: stmts(q)})
 		idx++
 		if r.Results[0].Error != "" {

@@ -77,6 +77,7 @@ func TestDBRefusesBeforeProposing(t *testing.T) {
 		{[]string{"INSERT INTO t (v) VALUES (total_changes())"}, ErrNotDeterministic},
 		{[]string{"INSERT INTO t (v) VALUES (sqlite_version())"}, ErrNotDeterministic},
 		{[]string{"PRAGMA foreign_keys=ON"}, ErrNotDeterministic},
+		{[]string{"UPDATE _concord_meta SET value = 0"}, ErrForbidden},
 		{[]string{"INSERT INTO t (v) VALUES (1)", "INSERT INTO t (v) VALUES (2)", "INSERT INTO t (v) VALUES (3)", "INSERT INTO t (v) VALUES (4)"}, ErrTooManyStatements},
 		{[]string{"INSERT INTO t (v) VALUES ('" + strings.Repeat("x", 5000) + "')"}, ErrCommandTooLarge},
 		{nil, ErrParams},
