@@ -303,3 +303,37 @@ func TestClusterDriverMemberCrashMidTransaction(t *testing.T) {
 		t.Error("the transaction after the crash is missing")
 	}
 }
+
+// TestClusterDriverTLS: the DSN's cacert/cert/key reach a cluster whose
+// client port requires client certificates; without the certificate the
+// member refuses the connection.
+func TestClusterDriverTLS(t *testing.T) {
+	c := agenttest.Start(t, 3, agenttest.Options{TLS: true})
+	q := "cacert=" + c.TLS.CA.CertFile + "&cert=" + c.TLS.Client.CertFile + "&key=" + c.TLS.Client.KeyFile
+	db, err := sql.Open("concord", "concord://"+c.Endpoint(c.Follower())+"/?"+q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec(t, db, "CREATE TABLE t (v)")
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, tx, "INSERT INTO t VALUES (1)")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count %d %v", n, err)
+	}
+	noCert, err := sql.Open("concord", "concord://"+c.Endpoint(0)+"/?cacert="+c.TLS.CA.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer noCert.Close()
+	if err := noCert.QueryRow("SELECT count(*) FROM t").Scan(&n); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+}
