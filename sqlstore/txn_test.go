@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -420,4 +421,50 @@ func FuzzDecodeTxnCommand(f *testing.F) {
 			t.Fatalf("re-encoded command decodes to %+v, %v; want %+v", c2, err, c)
 		}
 	})
+}
+
+// TestTxCommitsInOneBatch: commits applied in one raft entry's batch give
+// the same results and data as applied one by one, the conflicting one
+// rolled back alone.
+func TestTxCommitsInOneBatch(t *testing.T) {
+	db, n := txnDB(t, 1)
+	mustExec(t, db, "CREATE TABLE c (id INTEGER PRIMARY KEY, n INTEGER)", "INSERT INTO c VALUES (1, 0)")
+	tx1, tx2 := begin(t, db, TxOptions{}), begin(t, db, TxOptions{})
+	for _, tx := range []*Tx{tx1, tx2} {
+		r := mustTx(t, tx, "SELECT n FROM c WHERE id = 1")
+		mustTx(t, tx, "UPDATE c SET n = ? WHERE id = 1", r.Rows[0][0].(int64)+1)
+		mustTx(t, tx, "INSERT INTO c VALUES (NULL, random())")
+	}
+	if err := tx1.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx2.Commit(context.Background()); !errors.Is(err, ErrTxnConflict) {
+		t.Fatalf("second commit: %v", err)
+	}
+	mustExec(t, db, "INSERT INTO c VALUES (NULL, 9)")
+
+	batched := openTestStore(t)
+	out := batched.ApplyBatch(uint64(len(n.log)), n.log)
+	var got []string
+	for _, b := range out {
+		r, err := decodeResult(b)
+		if err != nil || r.Err != "" {
+			t.Fatalf("batch result %+v %v", r, err)
+		}
+		switch {
+		case len(r.Results) == 1 && strings.HasPrefix(r.Results[0].Error, ErrTxnConflict.Error()):
+			got = append(got, "conflict")
+		case len(r.Results) == 0:
+			got = append(got, "committed")
+		default:
+			got = append(got, "write")
+		}
+	}
+	want := []string{"write", "committed", "conflict", "write"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("batch outcomes %v, want %v", got, want)
+	}
+	if TableHash(t, batched) != TableHash(t, n.stores[0]) {
+		t.Fatal("the batch left other data than the single applies")
+	}
 }
