@@ -3,6 +3,7 @@ package resource
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
@@ -24,6 +25,16 @@ type Backend struct {
 	s   *Store
 	n   Node
 	now func() time.Time
+
+	// acked is the highest log index of a write this member answered.
+	// A write answers with the leader's apply result, without waiting
+	// for this member to apply it: on a quiet cluster a follower learns
+	// the new commit index only with raft's next AppendEntries, which
+	// cost a follower's client up to raft's CommitTimeout per write.
+	// Eventual reads and new watches wait for acked instead, which keeps
+	// read-your-writes on one member (as server/etcdapi does); strong
+	// reads need nothing more, their read index covers every acked write.
+	acked atomic.Uint64
 }
 
 // NewBackend returns the Backend of store s on node n (the node s is
@@ -37,7 +48,7 @@ func (b *Backend) Store() *Store { return b.s }
 func (b *Backend) barrier(ctx context.Context, c ReadConsistency) error {
 	switch c {
 	case EventualConsistency:
-		return nil
+		return b.readFence(ctx)
 	case StrongConsistency:
 		if err := b.n.ReadBarrier(ctx); err != nil {
 			return fmt.Errorf("%w: %w", ErrInconsistent, err)
@@ -130,8 +141,7 @@ func (b *Backend) DeleteCAS(ctx context.Context, id *pbresource.ID, version stri
 	return err
 }
 
-// propose commits c through the node and waits until this member applied
-// it, so a read here after a write returns sees it.
+// propose commits c through the node and records its index in acked.
 func (b *Backend) propose(ctx context.Context, c *command) (result, error) {
 	payload, err := c.encode()
 	if err != nil {
@@ -148,8 +158,27 @@ func (b *Backend) propose(ctx context.Context, c *command) (result, error) {
 	if r.err != nil {
 		return result{}, r.err
 	}
-	b.s.waitIndex(ctx, out.Index)
+	b.ackWrite(out.Index)
 	return r, nil
+}
+
+// ackWrite records that the write at index was answered.
+func (b *Backend) ackWrite(index uint64) {
+	for {
+		cur := b.acked.Load()
+		if index <= cur || b.acked.CompareAndSwap(cur, index) {
+			return
+		}
+	}
+}
+
+// readFence waits until this member applied every write it answered.
+func (b *Backend) readFence(ctx context.Context) error {
+	b.s.waitIndex(ctx, b.acked.Load())
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: waiting for this member to apply its acknowledged writes: %w", ErrInconsistent, err)
+	}
+	return nil
 }
 
 // waitIndex waits until the store applied index, or ctx ends (the command
@@ -203,6 +232,9 @@ func (b *Backend) ListByOwner(ctx context.Context, c ReadConsistency, owner *pbr
 // when ctx ends or Close is called.
 func (b *Backend) WatchList(ctx context.Context, t UnversionedType, tenancy *pbresource.Tenancy, namePrefix string, fromVersion uint64) (*Watch, error) {
 	if err := validateQuery(t, tenancy); err != nil {
+		return nil, err
+	}
+	if err := b.readFence(ctx); err != nil {
 		return nil, err
 	}
 	return b.s.watch(ctx, newQuery(t, tenancy, namePrefix), fromVersion)

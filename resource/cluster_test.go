@@ -1,9 +1,13 @@
 package resource_test
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/consul/proto-public/pbresource"
 
 	"github.com/concord-db/concord/internal/testcluster"
 	"github.com/concord-db/concord/node"
@@ -81,4 +85,55 @@ func TestContract(t *testing.T) {
 		Backends:         func(*testing.T) []resourcetest.Backend { return bs },
 		MaxResourceBytes: testMaxBytes,
 	})
+}
+
+// TestFollowerReadsItsOwnWrites: a write answered by a follower (before
+// the follower applied it) is seen by the next eventual read and the next
+// watch on that follower.
+func TestFollowerReadsItsOwnWrites(t *testing.T) {
+	rc := newRCluster(t, resource.Config{}, testcluster.Options{})
+	leader := rc.WaitLeader(t, 30*time.Second)
+	var follower string
+	for _, id := range rc.LiveIDs() {
+		if id != leader {
+			follower = id
+			break
+		}
+	}
+	b := rc.backend(follower)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 20 {
+		id := albumID(fmt.Sprintf("a%d", i))
+		written, err := b.WriteCAS(ctx, &pbresource.Resource{Id: id, Metadata: map[string]string{"i": fmt.Sprint(i)}})
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		got, err := b.Read(ctx, resource.EventualConsistency, id)
+		if err != nil {
+			t.Fatalf("write %d: eventual read on the follower that answered it: %v", i, err)
+		}
+		if got.Version != written.Version {
+			t.Fatalf("write %d: read version %s, wrote %s", i, got.Version, written.Version)
+		}
+	}
+	w, err := b.WatchList(ctx, albums, tenancy, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	upserts := 0
+	for {
+		ev, err := w.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == resource.EndOfSnapshot {
+			break
+		}
+		upserts++
+	}
+	if upserts != 20 {
+		t.Fatalf("watch snapshot on the follower has %d resources, want the 20 it acknowledged", upserts)
+	}
 }
