@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -278,4 +279,46 @@ func TestDurableStateMachineInstall(t *testing.T) {
 	if got := d.copy().applied; got <= h.Index+1 {
 		t.Fatalf("after rollback the durable applied index is %d, want the rollback's (past %d)", got, h.Index)
 	}
+}
+
+// TestStartRefusesDamagedSnapshot: a newest snapshot that does not read
+// back fails the start with an error naming it (raft would take its index
+// as applied, so an older snapshot cannot stand in for it).
+func TestStartRefusesDamagedSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	dn := startDurableNode(t, dir, &disk{})
+	dn.apply(t, node.TypeUser+1, "m1", "m2")
+	dn.snapshot(t)
+	dn.crash(t)
+	states, err := filepath.Glob(filepath.Join(dir, "snapshots", "*", "state.bin"))
+	if err != nil || len(states) != 1 {
+		t.Fatalf("snapshots: %v %v", states, err)
+	}
+	b, err := os.ReadFile(states[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-8] ^= 0xFF // inside the last section's bytes or checksum
+	if err := os.WriteFile(states[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := node.DefaultConfig()
+	addr, _ := os.ReadFile(filepath.Join(dir, "test-addr"))
+	cfg.ID, cfg.DataDir, cfg.PeerAddr, cfg.Bootstrap = "n1", dir, string(addr), true
+	cfg.Logger = testcluster.NewLogger(t)
+	n, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Register(node.TypeUser, &durableSM{d: &disk{}})
+	n.Register(node.TypeUser+1, &testcluster.LogSM{})
+	err = n.Start()
+	if err == nil {
+		n.Crash()
+		t.Fatal("started on a damaged snapshot")
+	}
+	if !errors.Is(err, node.ErrBadSnapshot) || !strings.Contains(err.Error(), filepath.Base(filepath.Dir(states[0]))) {
+		t.Fatalf("start error %v: want ErrBadSnapshot naming the snapshot", err)
+	}
+	n.Crash()
 }
