@@ -33,19 +33,28 @@ func endpoints(c *agenttest.Cluster, members ...int) []string {
 	return out
 }
 
-// transferLeadership moves leadership off the current leader (from any
-// goroutine; failures are test errors).
+// transferLeadership moves leadership off the current leader, trying
+// again while raft's transfer times out on a loaded machine (from any
+// goroutine; failing for 30s is a test error).
 func transferLeadership(t *testing.T, c *agenttest.Cluster) {
-	for i := range c.Size() {
-		if a := c.Agent(i); a != nil && a.Node.IsLeader() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			if err := a.Node.TransferLeadership(ctx, ""); err != nil {
-				t.Errorf("transfer leadership: %v", err)
+	deadline := time.Now().Add(30 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		for i := range c.Size() {
+			a := c.Agent(i)
+			if a == nil || !a.Node.IsLeader() {
+				continue
 			}
-			return
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			lastErr = a.Node.TransferLeadership(ctx, "")
+			cancel()
+			if lastErr == nil {
+				return
+			}
 		}
+		time.Sleep(50 * time.Millisecond) // between attempts, not a wait for a condition
 	}
+	t.Errorf("transfer leadership: %v", lastErr)
 }
 
 // TestClusterDriverBankWithLeaderChange runs the bank workload through
