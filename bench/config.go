@@ -33,7 +33,8 @@ const (
 )
 
 // Workloads lists the workload names.
-var Workloads = []string{Put, Get, Mixed, TxnCAS, Watch, LeaseKeepAlive, Fill, SQLInsert, SQLTxn, SQLQuery}
+var Workloads = []string{Put, Get, Mixed, TxnCAS, Watch, LeaseKeepAlive, Fill, SQLInsert, SQLTxn, SQLQuery,
+	ResourceWrite, ResourceRead, ResourceWatch}
 
 // Consistency levels of reads.
 const (
@@ -93,6 +94,9 @@ type Config struct {
 	// TxnStatements is the number of statements of one sql-txn request.
 	// Default DefaultTxnStatements.
 	TxnStatements int
+	// ResourceConsistency is the consistency of resource-read: strong
+	// (default) or eventual.
+	ResourceConsistency string
 	// Timeout bounds each request.
 	Timeout     time.Duration
 	DialTimeout time.Duration
@@ -144,6 +148,9 @@ func (c Config) withDefaults() Config {
 	if c.TxnStatements == 0 {
 		c.TxnStatements = DefaultTxnStatements
 	}
+	if c.ResourceConsistency == "" {
+		c.ResourceConsistency = Strong
+	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -192,8 +199,8 @@ func (c Config) Validate() error {
 	if c.ValueSize < 0 || c.ValueSize > 1<<20 {
 		bad("--value-size must be between 0 and 1 MiB, got %d", c.ValueSize)
 	}
-	if c.Workload == Watch && c.ValueSize < 8 {
-		bad("watch embeds the send time in the value: --value-size must be at least 8, got %d", c.ValueSize)
+	if (c.Workload == Watch || c.Workload == ResourceWatch) && c.ValueSize < 8 {
+		bad("%s embeds the send time in the value: --value-size must be at least 8, got %d", c.Workload, c.ValueSize)
 	}
 	if c.KeySpace < 1 {
 		bad("--key-space must be at least 1, got %d", c.KeySpace)
@@ -224,6 +231,9 @@ func (c Config) Validate() error {
 	}
 	if c.TxnStatements < 1 || c.TxnStatements > maxTxnStatements {
 		bad("--statements must be between 1 and %d, got %d", maxTxnStatements, c.TxnStatements)
+	}
+	if c.ResourceConsistency != Strong && c.ResourceConsistency != Eventual {
+		bad("--consistency %q of resource-read: want strong or eventual", c.ResourceConsistency)
 	}
 	if c.Timeout <= 0 {
 		bad("--timeout must be positive")

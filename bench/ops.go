@@ -61,6 +61,8 @@ func (r *runner) op(ctx context.Context, w *worker, due time.Time) error {
 		return r.fill(ctx, w, cfg.Batch)
 	case SQLInsert, SQLTxn, SQLQuery:
 		return r.sqlOp(ctx, w)
+	case ResourceWrite, ResourceRead, ResourceWatch:
+		return r.resourceOp(ctx, w, due)
 	}
 	panic("unknown workload " + cfg.Workload)
 }

@@ -11,8 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/consul/proto-public/pbresource"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // worker is one client of the load: it sends one request at a time.
@@ -30,6 +32,8 @@ type worker struct {
 	sql      *sqlClient
 	sqlBody  []byte
 	sqlValue []byte
+	// Resource workloads (resource.go): Consul's ResourceService client.
+	res pbresource.ResourceServiceClient
 }
 
 type runner struct {
@@ -40,8 +44,9 @@ type runner struct {
 	used      []string // endpoints that carry load
 	fillNext  atomic.Int64
 	watch     *watchState
-	sqlHTTP   *http.Client // SQL workloads
-	queryPath string       // sql-query: /db/query?level=...
+	sqlHTTP   *http.Client       // SQL workloads
+	queryPath string             // sql-query: /db/query?level=...
+	resConns  []*grpc.ClientConn // resource workloads
 	// measureStart is the UnixNano time from which results count
 	// (math.MaxInt64 until the run starts).
 	measureStart atomic.Int64
@@ -75,6 +80,9 @@ func (r *runner) dial(ctx context.Context) error {
 	cfg := r.cfg
 	if isSQL(cfg.Workload) {
 		return r.dialSQL(ctx)
+	}
+	if isResource(cfg.Workload) {
+		return r.dialResource(ctx)
 	}
 	for i := range cfg.Conns {
 		ep := endpointOfConn(cfg.Endpoints, i)
@@ -129,6 +137,9 @@ func (r *runner) close() {
 	for _, c := range r.conns {
 		c.Close()
 	}
+	for _, c := range r.resConns {
+		c.Close()
+	}
 	if r.sqlHTTP != nil {
 		r.sqlHTTP.CloseIdleConnections()
 	}
@@ -140,6 +151,8 @@ func (r *runner) setup(ctx context.Context) error {
 	switch cfg.Workload {
 	case SQLInsert, SQLTxn, SQLQuery:
 		return r.setupSQL(ctx)
+	case ResourceWrite, ResourceRead, ResourceWatch:
+		return r.setupResource(ctx)
 	case Get, Mixed:
 		if cfg.Preload {
 			if err := r.preload(ctx); err != nil {
@@ -338,6 +351,8 @@ func (r *runner) report(t totals) *Report {
 		rep.Consistency = cfg.Consistency
 	case SQLQuery:
 		rep.Consistency = cfg.Level
+	case ResourceRead:
+		rep.Consistency = cfg.ResourceConsistency
 	case Mixed:
 		rep.Consistency, rep.ReadRatio = cfg.Consistency, cfg.ReadRatio
 	}

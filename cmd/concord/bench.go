@@ -19,7 +19,9 @@ func newBenchCmd() *cobra.Command {
 		Long: `Measure a cluster under load through etcd's v3 gRPC API: the same command
 measures concord and etcd. The sql-* workloads use rqlite's HTTP API
 (/db/execute, /db/query) instead, each client with its own keep-alive
-connection, so they measure concord's SQL face and rqlite alike.
+connection, so they measure concord's SQL face and rqlite alike. The
+resource-* workloads use Consul's ResourceService (proto-public's gRPC
+client) on the same client port.
 
 --conns connections are opened, each pinned to one endpoint (round-robin
 over --endpoints); the --clients workers share them (worker i uses
@@ -39,7 +41,10 @@ terminal; the report goes to stdout.`,
   concord bench put --clients 16 --rate 2000 --warmup 5s
   concord bench watch --watchers 1000 --clients 4 --rate 100
   concord bench sql-insert --clients 64
-  concord bench sql-query --level none --clients 64`,
+  concord bench sql-query --level none --clients 64
+  concord bench resource-write --clients 64
+  concord bench resource-read --consistency strong --clients 64
+  concord bench resource-watch --watchers 1000 --clients 4 --rate 100`,
 	}
 	for _, w := range []struct{ name, short string }{
 		{bench.Put, "puts of random keys over --key-space"},
@@ -52,6 +57,9 @@ terminal; the report goes to stdout.`,
 		{bench.SQLInsert, "SQL API: one new row per request (POST /db/execute)"},
 		{bench.SQLTxn, "SQL API: --statements upserts of random rows in one ?transaction request"},
 		{bench.SQLQuery, "SQL API: point queries by primary key over --key-space (preloaded) at --level"},
+		{bench.ResourceWrite, "resources (Consul's ResourceService): read a resource, write it back guarded by its version (CAS)"},
+		{bench.ResourceRead, "resources: reads of --key-space resources (preloaded) at --consistency strong or eventual"},
+		{bench.ResourceWatch, "resources: write-to-event latency of --watchers WatchList watchers on one type"},
 	} {
 		cmd.AddCommand(newBenchWorkloadCmd(w.name, w.short))
 	}
@@ -126,6 +134,14 @@ func (o *benchOptions) addFlags(cmd *cobra.Command) {
 	if c.Workload == bench.Watch {
 		f.IntVar(&c.Watchers, "watchers", bench.DefaultWatchers, "watchers on the prefix, on the first endpoint")
 		f.IntVar(&c.WatchStreams, "streams", bench.DefaultWatchStreams, "gRPC watch streams (one connection each) the watchers are spread over")
+	}
+	switch c.Workload {
+	case bench.ResourceRead:
+		f.StringVar(&c.ResourceConsistency, "consistency", bench.Strong, "consistency of the reads: strong (x-consul-consistency-mode: consistent) or eventual")
+		f.BoolVar(&c.Preload, "preload", true, "write the key space's resources first if they are not there")
+	case bench.ResourceWatch:
+		f.IntVar(&c.Watchers, "watchers", bench.DefaultWatchers, "WatchList watchers on the bench type, on the first endpoint")
+		f.IntVar(&c.WatchStreams, "streams", bench.DefaultWatchStreams, "gRPC connections the watchers' streams are spread over")
 	}
 }
 

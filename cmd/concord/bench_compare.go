@@ -20,6 +20,7 @@ func newBenchCompareCmd() *cobra.Command {
 		cfg       compare.Config
 		keep      bool
 		sql       bool
+		resource  bool
 		dqliteBin string
 	)
 	cmd := &cobra.Command{
@@ -47,6 +48,12 @@ none) at 64 clients and sql-insert at 1, and dqlite-benchmark's kvwrite
 clients as the inserts' baseline; the table ends with issue 11's targets.
 bench/sql-compare.sh builds concord, installs go-dqlite and runs this.
 
+With --resource it compares the typed-resource workloads instead: on one
+three-member concord, KV puts and linearizable KV gets at 64 clients, and
+resource-write (CAS), resource-read strong and eventual at 64 clients and
+resource-watch (1000 watchers, 100 writes/s); the table ends with issue
+12's targets (ratios to the KV lines of the same run, watch p99).
+
 Every process started is stopped at the end, also on Ctrl-C.
 bench/compare.sh builds concord, installs etcd (Debian's etcd-server) when
 it is missing, and runs this.`,
@@ -55,7 +62,8 @@ it is missing, and runs this.`,
   concord bench compare --concord ./concord-new --baseline-concord ./concord-old --baseline-label old \
       --reps 3 --duration 5s --only put-64,put-256 --mem-keys -1
   bench/ab.sh HEAD~1 HEAD --reps 3 --duration 5s --only put-64,put-256 --mem-keys -1
-  concord bench compare --sql --reps 1 --duration 5s --only put-64,sql-insert-64,sql-query-lin-64`,
+  concord bench compare --sql --reps 1 --duration 5s --only put-64,sql-insert-64,sql-query-lin-64
+  concord bench compare --resource --reps 3 --duration 10s --out bench-results`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.ConcordBin == "" {
 				exe, err := os.Executable()
@@ -64,8 +72,11 @@ it is missing, and runs this.`,
 				}
 				cfg.ConcordBin = exe
 			}
-			if sql {
-				return runSQLCompare(cmd, cfg, dqliteBin, keep)
+			if sql && resource {
+				return usagef("--sql and --resource are exclusive")
+			}
+			if sql || resource {
+				return runSQLCompare(cmd, cfg, dqliteBin, keep, resource)
 			}
 			if cmd.Flags().Changed("dqlite-benchmark") {
 				return usagef("--dqlite-benchmark needs --sql")
@@ -127,6 +138,7 @@ it is missing, and runs this.`,
 	f.StringVar(&cfg.ProfileDir, "profile", "", "also profile concord members under the 64-client put load; profiles go to this directory")
 	f.StringVar(&cfg.OutDir, "out", "", "write results.json and table.md to this directory")
 	f.BoolVar(&sql, "sql", false, "compare the SQL workloads instead: concord's SQL API vs its KV puts and dqlite (bench/sql-compare.sh)")
+	f.BoolVar(&resource, "resource", false, "compare the typed-resource workloads instead: resource-write/read/watch vs KV puts and linearizable gets in the same run")
 	f.StringVar(&dqliteBin, "dqlite-benchmark", "", "with --sql: dqlite-benchmark binary (default: dqlite-benchmark in PATH; without it, no dqlite baseline)")
 	return cmd
 }
@@ -134,11 +146,14 @@ it is missing, and runs this.`,
 // runSQLCompare is `concord bench compare --sql`: concord's SQL workloads
 // and KV puts on one three-member concord, dqlite-benchmark's three-node
 // dqlite as the baseline of the inserts.
-func runSQLCompare(cmd *cobra.Command, c compare.Config, dqliteBin string, keep bool) error {
+func runSQLCompare(cmd *cobra.Command, c compare.Config, dqliteBin string, keep, resource bool) error {
 	if c.BaselineConcordBin != "" || cmd.Flags().Changed("etcd") || cmd.Flags().Changed("mem-keys") || c.Quick {
-		return usagef("--sql takes --concord, --dqlite-benchmark, --reps, --duration, --warmup, --only, --profile, --out, --work-dir and --keep")
+		return usagef("--sql and --resource take --concord, --dqlite-benchmark (--sql), --reps, --duration, --warmup, --only, --profile, --out, --work-dir and --keep")
 	}
-	if dqliteBin == "" {
+	if resource && cmd.Flags().Changed("dqlite-benchmark") {
+		return usagef("--dqlite-benchmark needs --sql")
+	}
+	if dqliteBin == "" && !resource {
 		if p, err := exec.LookPath("dqlite-benchmark"); err == nil {
 			dqliteBin = p
 		} else {
@@ -164,7 +179,12 @@ func runSQLCompare(cmd *cobra.Command, c compare.Config, dqliteBin string, keep 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	_, err := compare.CompareSQL(ctx, cfg, cmd.OutOrStdout())
+	var err error
+	if resource {
+		_, err = compare.CompareResource(ctx, cfg, cmd.OutOrStdout())
+	} else {
+		_, err = compare.CompareSQL(ctx, cfg, cmd.OutOrStdout())
+	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "compare took %s\n", time.Since(start).Round(time.Second))
 	return err
 }

@@ -1,0 +1,221 @@
+package compare
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/concord-db/concord/bench"
+)
+
+// ResourceWorkloads are the resource comparison's lines, in order: the KV
+// references (puts and linearizable gets at 64 clients), the resource
+// workloads at 64 clients, and the watch fan-out of issue 12's target.
+func ResourceWorkloads() []Workload {
+	read := func(c string) bench.Config {
+		return bench.Config{Workload: bench.ResourceRead, Clients: 64, KeySpace: 10000, ResourceConsistency: c, Preload: true}
+	}
+	return []Workload{
+		{"put-64", "KV put, 64 clients", bench.Config{Workload: bench.Put, Clients: 64, KeySpace: 10000}},
+		{"get-lin-64", "KV get linearizable, 64 clients", bench.Config{Workload: bench.Get, Clients: 64, KeySpace: 10000, Consistency: bench.Linearizable, Preload: true}},
+		{"resource-write-64", "resource-write (CAS), 64 clients", bench.Config{Workload: bench.ResourceWrite, Clients: 64, KeySpace: 10000}},
+		{"resource-read-strong-64", "resource-read strong, 64 clients", read(bench.Strong)},
+		{"resource-read-eventual-64", "resource-read eventual, 64 clients", read(bench.Eventual)},
+		{"resource-watch", fmt.Sprintf("resource-watch: %d watchers, %d writes/s (write→event)", watchWatchers, watchRate),
+			bench.Config{Workload: bench.ResourceWatch, Clients: 4, Rate: watchRate, Watchers: watchWatchers, KeySpace: 10000}},
+	}
+}
+
+// ResourceResults is a whole resource comparison.
+type ResourceResults struct {
+	Date      string            `json:"date"`
+	Versions  map[string]string `json:"versions"`
+	Config    map[string]string `json:"config"`
+	Runs      []Run             `json:"runs"`
+	Workloads []Workload        `json:"-"`
+}
+
+// CompareResource runs the resource workloads and the KV references on one
+// three-member concord of the real binary, in turn, Reps times (cfg's
+// ConcordBin, WorkDir, Reps, Duration, Warmup, Only, ProfileDir, OutDir
+// and Log apply), and writes the table and issue 12's targets to out.
+func CompareResource(ctx context.Context, cfg SQLConfig, out io.Writer) (*ResourceResults, error) {
+	cfg.defaults()
+	res := &ResourceResults{Date: time.Now().UTC().Format(time.RFC3339),
+		Versions: versions(Config{ConcordBin: cfg.ConcordBin}),
+		Config:   map[string]string{"reps": fmt.Sprint(cfg.Reps), "duration": cfg.Duration.String(), "warmup": cfg.Warmup.String()}}
+	for _, w := range ResourceWorkloads() {
+		if len(cfg.Only) == 0 || containsName(cfg.Only, w.Name) {
+			res.Workloads = append(res.Workloads, w)
+		}
+	}
+	dir := filepath.Join(cfg.WorkDir, "resource", "concord")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	c, err := startConcord(cfg.ConcordBin, dir, cfg.ProfileDir != "")
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop()
+	if err := c.waitReady(ctx, 60*time.Second); err != nil {
+		return nil, err
+	}
+	logf2(cfg.Log, "concord: three members ready at %s", strings.Join(c.endpoints, ","))
+	bcfg := Config{Duration: cfg.Duration, Warmup: cfg.Warmup, Log: cfg.Log}
+	for rep := range cfg.Reps {
+		for _, w := range res.Workloads {
+			if w.Cfg.Workload == bench.ResourceRead {
+				// Preload outside the measured CPU window.
+				pre := w.Cfg
+				pre.Endpoints, pre.Total, pre.Duration = c.endpoints, 1, 0
+				if _, err := bench.Run(ctx, pre); err != nil {
+					return res, fmt.Errorf("preload resources: %w", err)
+				}
+			}
+			run := runOne(ctx, bcfg, c, w, rep)
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			res.Runs = append(res.Runs, run)
+			logRun(cfg.Log, rep, cfg.Reps, w.Name, ClusterConcord, run)
+		}
+	}
+	if err := WriteResourceTable(out, res); err != nil {
+		return res, err
+	}
+	if cfg.OutDir != "" {
+		if err := writeResourceOut(cfg.OutDir, res); err != nil {
+			return res, err
+		}
+	}
+	if cfg.ProfileDir != "" {
+		names := []string{"put-64", "resource-write-64", "get-lin-64", "resource-read-strong-64", "resource-watch"}
+		if err := profileUnder(ctx, cfg, c, ResourceWorkloads(), names); err != nil {
+			return res, fmt.Errorf("profile: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// WriteResourceTable writes the resource comparison as a Markdown table,
+// then issue 12's targets against the medians.
+func WriteResourceTable(w io.Writer, res *ResourceResults) error {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("concord typed resources (Consul's ResourceService over gRPC, proto-public's client) vs concord's own KV (etcd v3 API) in the same run, three members on loopback, 256-byte values; medians of %s runs of %s (after %s warmup). For the watch lines the latencies are write→event.\n\n",
+		res.Config["reps"], res.Config["duration"], res.Config["warmup"])
+	p("| workload | ops/s | p50 ms | p99 ms | errors | conflicts | CPU s/10k ops |\n|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, wl := range res.Workloads {
+		s := Summarize(res.Runs, wl.Name, ClusterConcord)
+		var conflicts int64
+		for _, r := range res.Runs {
+			if r.Workload == wl.Name && r.Report != nil {
+				conflicts += r.Report.Conflicts
+			}
+		}
+		p("| %s | %.0f | %.2f | %.2f | %d | %d | %.2f |\n", wl.Label, s.Throughput, s.P50, s.P99, s.Errors, conflicts, s.CPUPer10k)
+	}
+	put, get := Summarize(res.Runs, "put-64", ClusterConcord), Summarize(res.Runs, "get-lin-64", ClusterConcord)
+	cas, strong := Summarize(res.Runs, "resource-write-64", ClusterConcord), Summarize(res.Runs, "resource-read-strong-64", ClusterConcord)
+	watch := Summarize(res.Runs, "resource-watch", ClusterConcord)
+	p("\nTargets (issue 12):\n\n")
+	ratioTarget := func(what string, got, base float64, baseDesc string) {
+		if got == 0 || base == 0 {
+			p("- %s: not measured\n", what)
+			return
+		}
+		p("- %s: %.0f vs %s %.0f = %.2fx (target ≥ 0.8x): %s\n", what, got, baseDesc, base, got/base, verdict(got >= 0.8*base))
+	}
+	ratioTarget("resource-write-64 (CAS) vs KV put-64", cas.Throughput, put.Throughput, "KV put")
+	ratioTarget("resource-read strong-64 vs KV get linearizable-64", strong.Throughput, get.Throughput, "KV get")
+	if watch.Runs == 0 {
+		p("- resource-watch p99: not measured\n")
+	} else {
+		p("- resource-watch, %d watchers at %d writes/s: write→event p99 %.1f ms (target < 100 ms): %s\n",
+			watchWatchers, watchRate, watch.P99, verdict(watch.P99 < 100))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func writeResourceOut(dir string, res *ResourceResults) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "resource-results.json"), b, 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "resource-table.md"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return WriteResourceTable(f, res)
+}
+
+// profileUnder takes a 20 s CPU profile of every member of c (started with
+// pprof listeners) under each named workload of ws in turn, into
+// cfg.ProfileDir (cpu-WORKLOAD-cN-ROLE.pprof).
+func profileUnder(ctx context.Context, cfg SQLConfig, c *cluster, ws []Workload, names []string) error {
+	if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+		return err
+	}
+	roles, err := c.roles(ctx)
+	if err != nil {
+		return err
+	}
+	const seconds = 20
+	for _, w := range ws {
+		if !containsName(names, w.Name) {
+			continue
+		}
+		bc := w.Cfg
+		bc.Endpoints, bc.Duration, bc.Warmup = c.endpoints, (seconds+6)*time.Second, 2*time.Second
+		logf2(cfg.Log, "profile: %s, %ds CPU profile of each member (%s)", w.Name, seconds, strings.Join(roles, ", "))
+		var rep *bench.Report
+		var runErr error
+		done := make(chan struct{})
+		go func() { defer close(done); rep, runErr = bench.Run(ctx, bc) }()
+		select {
+		case <-ctx.Done():
+		case <-time.After(4 * time.Second):
+		}
+		errs := make([]error, len(c.procs))
+		fetched := make(chan struct{}, len(c.procs))
+		for i := range c.procs {
+			go func() {
+				defer func() { fetched <- struct{}{} }()
+				errs[i] = fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.pprofAddrs[i], seconds),
+					filepath.Join(cfg.ProfileDir, fmt.Sprintf("cpu-%s-c%d-%s.pprof", w.Name, i+1, roles[i])))
+			}()
+		}
+		for range c.procs {
+			<-fetched
+		}
+		<-done
+		for _, err := range append(errs, runErr) {
+			if err != nil {
+				return err
+			}
+		}
+		logf2(cfg.Log, "profile: %s during profiling: %.0f ops/s, p99 %.1fms, %d errors", w.Name, rep.Throughput, rep.Latency.P99, rep.Errors)
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/consul/proto-public/pbresource"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// The resource watchers are Watchers WatchList streams on one type, on the
+// first endpoint, spread over WatchStreams gRPC connections (a WatchList
+// is one server stream per watcher; many share a connection as Consul's
+// controllers share theirs). Each watcher is read by its own goroutine and
+// records, for every upsert of a measured write, the time from the
+// write's intended send time (in its data) to the event's arrival.
+
+// startResourceWatchers starts the watchers and waits until every one has
+// had its end_of_snapshot.
+func (r *runner) startResourceWatchers(ctx context.Context) error {
+	cfg := r.cfg
+	ws := &watchState{n: cfg.Watchers}
+	r.watch = ws
+	streams := min(cfg.WatchStreams, cfg.Watchers)
+	var clients []pbresource.ResourceServiceClient
+	for range streams {
+		cc, err := dialResourceConn(ctx, cfg.Endpoints[0], cfg.DialTimeout)
+		if err != nil {
+			return err
+		}
+		r.resConns = append(r.resConns, cc)
+		clients = append(clients, pbresource.NewResourceServiceClient(cc))
+		ws.recs = append(ws.recs, newRecorder())
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	ws.cancel = cancel
+	ready := make(chan error, cfg.Watchers)
+	for i := range cfg.Watchers {
+		s := i % streams
+		stream, err := clients[s].WatchList(wctx, &pbresource.WatchListRequest{Type: benchWatchType, Tenancy: benchTenancy})
+		if err != nil {
+			return fmt.Errorf("start a watch: %w", err)
+		}
+		ws.wg.Add(1)
+		go func() {
+			defer ws.wg.Done()
+			ws.readResource(wctx, stream, ws.recs[s], &r.measureStart, ready)
+		}()
+	}
+	deadline := time.After(cfg.Timeout + time.Duration(cfg.Watchers)*time.Millisecond)
+	for range cfg.Watchers {
+		select {
+		case err := <-ready:
+			if err != nil {
+				return fmt.Errorf("start a watch: %w", err)
+			}
+		case <-deadline:
+			return fmt.Errorf("watchers not started within %s", cfg.Timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// readResource reads one watcher's events until the stream ends: it
+// reports on ready at end_of_snapshot (or the failure before it), then
+// records the latency of every upsert of a measured write.
+func (ws *watchState) readResource(ctx context.Context, stream grpc.ServerStreamingClient[pbresource.WatchEvent], rec *recorder, measureStart *atomic.Int64, ready chan<- error) {
+	started := false
+	var val wrapperspb.BytesValue
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			if !started {
+				if ctx.Err() == nil {
+					err = fmt.Errorf("watch stream: %w", err)
+				}
+				ready <- err
+			}
+			return
+		}
+		now := time.Now().UnixNano()
+		if ev.GetEndOfSnapshot() != nil {
+			if !started {
+				started = true
+				ready <- nil
+			}
+			continue
+		}
+		data := ev.GetUpsert().GetResource().GetData()
+		if !started || data == nil {
+			continue
+		}
+		val.Value = nil
+		if err := proto.Unmarshal(data.Value, &val); err != nil || len(val.Value) < 8 {
+			continue
+		}
+		sent := int64(binary.BigEndian.Uint64(val.Value))
+		if sent < measureStart.Load() {
+			continue
+		}
+		rec.mu.Lock()
+		rec.hist.RecordValue(clampMicros(time.Duration(now - sent)))
+		rec.mu.Unlock()
+		ws.events.Add(1)
+	}
+}
