@@ -91,10 +91,19 @@ func (a *API) txBegin(w http.ResponseWriter, r *http.Request) {
 		}{id}, f.Pretty)
 		return
 	}
+	pretty := f.Pretty
+	f.Pretty = false
 	out := encodeResponse(results, formAuto, f, time.Since(start)) // {"results":...}
+	out = append(append([]byte(`{"id":`), idJSON...), append([]byte{','}, out[1:]...)...)
+	if pretty {
+		var indented bytes.Buffer
+		if json.Indent(&indented, out, "", "    ") == nil {
+			out = indented.Bytes()
+		}
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(append([]byte(`{"id":`), idJSON...), append([]byte{','}, out[1:]...)...))
+	_, _ = w.Write(out)
 }
 
 // txExecute runs the body's statements in the transaction and answers

@@ -111,6 +111,10 @@ func TestTxEndpointsConflictRollbackAndBadInput(t *testing.T) {
 		t.Fatalf("begin with statements: %d %s", status, body)
 	}
 	c.must("POST", "/db/tx/"+first.ID+"/commit", "", `{}`)
+	_, pretty := c.do("POST", "/db/tx?pretty", `["SELECT 1"]`)
+	if !strings.HasPrefix(pretty, "{\n    \"id\": \"") || !strings.Contains(pretty, "\n    \"results\": [") {
+		t.Fatalf("pretty begin: %s", pretty)
+	}
 	c.fails("POST", "/db/tx", `["ATTACH 'x' AS x"]`, http.StatusBadRequest, "not allowed")
 	c.fails("POST", "/db/tx", `[1]`, http.StatusBadRequest, "statement 0")
 
