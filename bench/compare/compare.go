@@ -371,8 +371,8 @@ func runOne(ctx context.Context, cfg Config, c *cluster, w Workload, rep int) Ru
 	// window for CPU per operation.
 	all := time.Since(rep0).Seconds()
 	run.Ops = int64(r.Throughput * min(all, r.Seconds+cfg.Warmup.Seconds()))
-	if strings.HasPrefix(bc.Workload, "sql-") {
-		return run // SQL writes leave the key-value history alone
+	if strings.HasPrefix(bc.Workload, "sql-") || strings.HasPrefix(bc.Workload, "resource-") {
+		return run // SQL and resource writes leave the key-value history alone
 	}
 	if err := c.compact(ctx); err != nil {
 		logf(cfg, "%s: compact after %s: %v", c.kind, w.Name, err)
