@@ -586,21 +586,3 @@ func fetch(ctx context.Context, url, file string) error {
 	}
 	return f.Close()
 }
-
-// rotate returns s rotated left by n.
-func rotate(s []string, n int) []string {
-	n %= len(s)
-	return append(slices.Clone(s[n:]), s[:n]...)
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
