@@ -71,3 +71,29 @@ func TestSQLTable(t *testing.T) {
 		}
 	}
 }
+
+// The dqlite result parser reads files another program wrote: it never
+// panics, and what it accepts has counts matching its lines.
+func FuzzParseDqliteResult(f *testing.F) {
+	b, err := os.ReadFile("testdata/dqlite-result.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(b))
+	f.Add("n 0\nn_err 0\nmeasurements [timestamp in ns] [ms]\nerrors\n")
+	f.Add("n 1\nmeasurements\n1 x\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		res, err := parseDqliteResult(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		var nerr int64
+		for _, v := range res.errs {
+			nerr += v
+		}
+		if int64(len(res.ms)) != res.n || nerr != res.nErr {
+			t.Fatalf("accepted %q with mismatched counts: %+v", s, res)
+		}
+		latencyOf(res.ms)
+	})
+}
