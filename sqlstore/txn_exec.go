@@ -34,6 +34,9 @@ func (s *Store) runTentative(ctx context.Context, t tentative) ([]Result, []resu
 	if s.closed {
 		return nil, nil, ErrClosed
 	}
+	if err := s.failedErr(); err != nil {
+		return nil, nil, err
+	}
 	qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	old := s.conn.SetInterrupt(qctx)
@@ -65,7 +68,7 @@ func (s *Store) tentativeStatements(ctx context.Context, t tentative) ([]Result,
 		return nil, nil, err
 	}
 	for i, st := range t.prev {
-		_, h, err := s.txnStatement(st, t.ts, t.seed, i, t.readOnly, nil)
+		_, h, err := s.txnStatement(st, t.ts, t.seed, i, t.readOnly, false, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -80,7 +83,7 @@ func (s *Store) tentativeStatements(ctx context.Context, t tentative) ([]Result,
 	results := make([]Result, 0, len(t.next))
 	hashes := make([]resultHash, 0, len(t.next))
 	for j, st := range t.next {
-		r, h, err := s.txnStatement(st, t.ts, t.seed, len(t.prev)+j, t.readOnly, &budget)
+		r, h, err := s.txnStatement(st, t.ts, t.seed, len(t.prev)+j, t.readOnly, false, &budget)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -108,7 +111,7 @@ func (s *Store) runTxn(c command) ([]Result, error) {
 		return nil, err
 	}
 	for i, st := range c.Request.Statements {
-		_, h, err := s.txnStatement(st, c.Timestamp, c.Seed, i, false, nil)
+		_, h, err := s.txnStatement(st, c.Timestamp, c.Seed, i, false, true, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +146,9 @@ func conflictError(i int, st Statement) error {
 // result (rows kept only when budget is not nil) and hash. The error is
 // for what must end the run: an interrupt, a result over the budget, the
 // savepoint machinery, or a statement that rolled back the transaction.
-func (s *Store) txnStatement(st Statement, ts int64, seed uint64, pos int, refuseWrites bool, budget *int64) (Result, resultHash, error) {
+// When applying a commit, a local failure (I/O, corruption) stops the
+// store, as for any apply.
+func (s *Store) txnStatement(st Statement, ts int64, seed uint64, pos int, refuseWrites, applying bool, budget *int64) (Result, resultHash, error) {
 	s.clock.setStatement(ts, seed, pos)
 	if err := s.conn.Exec("SAVEPOINT stmt"); err != nil {
 		return Result{}, resultHash{}, err
@@ -159,7 +164,11 @@ func (s *Store) txnStatement(st Statement, ts int64, seed uint64, pos int, refus
 		if errors.Is(err, sqlite3.INTERRUPT) || errors.Is(err, ErrResultTooLarge) {
 			return Result{}, resultHash{}, err
 		}
-		r, h = Result{Error: err.Error()}, errorHash(err.Error())
+		if applying {
+			s.noteFailure(err) // a local I/O or corruption failure: fail stop (recover.go)
+		}
+		msg := errorText(err)
+		r, h = Result{Error: msg}, errorHash(msg)
 		if err := s.conn.Exec("ROLLBACK TO stmt"); err != nil {
 			return Result{}, resultHash{}, err
 		}
