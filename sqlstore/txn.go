@@ -12,39 +12,6 @@ import (
 	"github.com/concord-db/concord/node"
 )
 
-// Interactive transactions: serializable (in fact strictly serializable)
-// optimistic transactions that work on any member and survive leader
-// changes.
-//
-// A Tx holds no lock and no connection between calls: only its statements,
-// the hash of each result its client saw, and a time and random seed fixed
-// at BeginTx. Each Execute runs the transaction tentatively under the apply
-// mutex, on the apply connection: BEGIN, re-run every earlier statement
-// (each must still give the result the client saw, or the transaction ends
-// with ErrTxnConflict), run the new ones, ROLLBACK. So reads see the
-// transaction's own writes, every result a client sees is consistent with
-// one state of the database, and the cost of a transaction of n statements
-// is O(n²) statement runs (hence MaxTxnStatements).
-//
-// Commit proposes one log command: the statements and their result hashes.
-// Every member applies it in log order in one SQLite transaction; if any
-// statement's result differs from the one its client saw, the work is
-// rolled back and Commit returns ErrTxnConflict. Identical results at the
-// commit's log position make the transaction equivalent to running
-// atomically there. A transaction whose statements only read (or failed)
-// commits without the log: a read barrier, then one more tentative run
-// that must reproduce every result, places it atomically at a point
-// between Commit's call and its return.
-//
-// random(), randomblob() and the clock functions use the transaction's own
-// seed and time, so re-runs and the commit compute the same values; now()
-// is the time the transaction began (as PostgreSQL's now()).
-//
-// A commit goes through node.Apply, which forwards it to the leader and
-// retries it across leader changes without applying it twice. If its
-// outcome cannot be known (the error matches node.ErrUnknownOutcome) the
-// transaction is over and must not be committed again.
-
 // MaxTxnStatements caps the statements of one interactive transaction:
 // each Execute re-runs all earlier ones under the apply mutex.
 const MaxTxnStatements = 500
@@ -75,9 +42,41 @@ type TxOptions struct {
 	ReadOnly bool
 }
 
-// Tx is an interactive transaction. Its methods are safe for concurrent
-// use (they run one at a time). It holds nothing on the database, so a Tx
-// that is dropped without Commit or Rollback costs only its memory.
+// Tx is an interactive transaction: optimistic, serializable (in fact
+// strictly serializable), on any member, surviving leader changes.
+//
+// A Tx holds no lock and no connection between calls: only its statements,
+// the hash of each result its client saw, and a time and random seed fixed
+// at BeginTx. Each Execute runs the transaction tentatively under the apply
+// mutex, on the apply connection: BEGIN, re-run every earlier statement
+// (each must still give the result the client saw, or the transaction ends
+// with ErrTxnConflict), run the new ones, ROLLBACK. So reads see the
+// transaction's own writes, every result a client sees is consistent with
+// one state of the database, and the cost of a transaction of n statements
+// is O(n²) statement runs (hence MaxTxnStatements).
+//
+// Commit proposes one log command: the statements and their result hashes.
+// Every member applies it in log order in one SQLite transaction; if any
+// statement's result differs from the one its client saw, the work is
+// rolled back and Commit returns ErrTxnConflict. Identical results at the
+// commit's log position make the transaction equivalent to running
+// atomically there. A transaction whose statements only read (or failed)
+// commits without the log: a read barrier, then one more tentative run
+// that must reproduce every result, places it atomically at a point
+// between Commit's call and its return.
+//
+// random(), randomblob() and the clock functions use the transaction's own
+// seed and time, so re-runs and the commit compute the same values; now()
+// is the time the transaction began (as PostgreSQL's now()).
+//
+// A commit goes through node.Apply, which forwards it to the leader and
+// retries it across leader changes without applying it twice. If its
+// outcome cannot be known (the error matches node.ErrUnknownOutcome) the
+// transaction is over and must not be committed again.
+//
+// Its methods are safe for concurrent use (they run one at a time). It
+// holds nothing on the database, so a Tx dropped without Commit or
+// Rollback costs only its memory.
 type Tx struct {
 	db       *DB
 	ts       int64
