@@ -45,6 +45,7 @@ func Check(name, dir string, ops []Op, holds []Hold, finalCounter int64) Verdict
 		{"register", RegisterModel, func(op Op) bool { _, ok := op.Input.(RegInput); return ok && keepOp(op) }},
 		{"multikey", MultiModel, func(op Op) bool { _, ok := op.Input.(MultiInput); return ok && keepOp(op) }},
 		{"sql-register", SQLRegisterModel, func(op Op) bool { _, ok := op.Input.(SQLRegInput); return ok && keepOp(op) }},
+		{"resource-register", ResRegisterModel, func(op Op) bool { _, ok := op.Input.(ResRegInput); return ok && keepOp(op) }},
 	}
 	for _, m := range models {
 		hist := porcupineOps(ops, m.keep)
@@ -87,6 +88,8 @@ func keepOp(op Op) bool {
 	case RegInput:
 		return in.Op != "get"
 	case SQLRegInput:
+		return in.Op != "get"
+	case ResRegInput:
 		return in.Op != "get"
 	case MultiInput:
 		return in.Op != "read"

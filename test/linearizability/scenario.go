@@ -197,6 +197,7 @@ func Run(t testing.TB, s Scenario, c Cluster) Report {
 	rep.Verdict = Check(s.Name, ArtifactDir(), r.rec.Ops(), r.locks.Holds(), final)
 	checkSQL(hctx, t, s, c, r, &rep)
 	checkBank(hctx, t, s, c, r, &rep)
+	checkResource(hctx, t, s, c, r, &rep)
 	t.Logf("%s: %d ops (%d unknown), %d faults, %d histories, %d violations, %d/%d acknowledged durable writes lost, %d client errors (last: %v)",
 		s.Name, rep.Verdict.Ops, rep.Verdict.Unknown, rep.Faults, rep.Verdict.Histories, len(rep.Verdict.Violations),
 		len(rep.Lost), rep.Acked, rep.Errors, r.lastErr)
@@ -229,7 +230,12 @@ func startWorkers(ctx context.Context, t testing.TB, s Scenario, r *run, wg *syn
 		n    int
 		loop func(*worker, context.Context)
 	}{{w.RegisterClients, (*worker).registerLoop}, {w.MultiClients, (*worker).multiLoop}, {w.LockClients, (*worker).lockLoop},
-		{max(0, w.SQLClients), (*worker).sqlLoop}, {max(0, w.BankClients), (*worker).bankLoop}}
+		{max(0, w.SQLClients), (*worker).sqlLoop}, {max(0, w.BankClients), (*worker).bankLoop},
+		{max(0, w.ResourceClients), (*worker).resourceLoop}}
+	if w.ResourceClients > 0 && w.ResourceWatchers > 0 {
+		r.res.watch = startResourceWatchers(w.ResourceWatchers, s.Seed, r.endpoints)
+		t.Cleanup(r.res.watch.stop)
+	}
 	id := 0
 	for _, kind := range kinds {
 		for range kind.n {

@@ -38,6 +38,13 @@ type Workload struct {
 	// BankClients run interactive SQL transactions (sql_bank.go): transfers
 	// and audits of a constant total. Default 2; negative means none.
 	BankClients int
+	// ResourceClients use Consul's ResourceService (resource_workload.go):
+	// a register per resource and durable creates. Default 2; negative
+	// means none.
+	ResourceClients int
+	// ResourceWatchers watch the resource clients' type and resume by
+	// version (resource_watch.go). Default 2; negative means none.
+	ResourceWatchers int
 }
 
 func (w *Workload) setDefaults() {
@@ -65,6 +72,12 @@ func (w *Workload) setDefaults() {
 	if w.BankClients == 0 {
 		w.BankClients = 2
 	}
+	if w.ResourceClients == 0 {
+		w.ResourceClients = 2
+	}
+	if w.ResourceWatchers == 0 {
+		w.ResourceWatchers = 2
+	}
 }
 
 // Key prefixes of the workload.
@@ -87,6 +100,7 @@ type run struct {
 	endpoints func() []string
 	sql       sqlState
 	bank      bankState
+	res       resState
 	mu        sync.Mutex
 	acked     []string // durable keys whose put was acknowledged
 	errs      int
