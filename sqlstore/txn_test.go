@@ -468,3 +468,67 @@ func TestTxCommitsInOneBatch(t *testing.T) {
 		t.Fatal("the batch left other data than the single applies")
 	}
 }
+
+// TestTxLimitsLeaveTransactionAndApplyUsable: a statement past the query
+// time limit is interrupted, one past the result cap is refused; the
+// transaction goes on without it, and the apply connection is not left
+// interrupted or inside a transaction.
+func TestTxLimitsLeaveTransactionAndApplyUsable(t *testing.T) {
+	s, err := Open(Config{Dir: t.TempDir(), QueryTimeout: 300 * time.Millisecond, MaxResultBytes: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	n := &logNode{stores: []*Store{s}}
+	db := NewDB(s, n)
+	mustExec(t, db, "CREATE TABLE t (id INTEGER PRIMARY KEY)") // explicit keys: no rowid conflict
+	tx := begin(t, db, TxOptions{})
+	mustTx(t, tx, "INSERT INTO t VALUES (1)")
+	forever := "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
+	if _, err := tx.Execute(context.Background(), stmts(forever)); !errors.Is(err, ErrQueryTimeout) {
+		t.Fatalf("endless statement: %v, want ErrQueryTimeout", err)
+	}
+	big := "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 1000) SELECT i, 'padding padding' FROM r"
+	if _, err := tx.Execute(context.Background(), stmts(big)); !errors.Is(err, ErrResultTooLarge) {
+		t.Fatalf("large result: %v, want ErrResultTooLarge", err)
+	}
+	if tx.Len() != 1 {
+		t.Fatalf("Len %d: refused statements joined the transaction", tx.Len())
+	}
+	mustExec(t, db, "INSERT INTO t VALUES (2)")
+	if r := mustTx(t, tx, "SELECT count(*) FROM t"); r.Rows[0][0] != int64(2) {
+		t.Fatalf("count %v", r.Rows)
+	}
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rows := committed(t, db, "SELECT count(*) FROM t"); rows[0][0] != int64(2) {
+		t.Fatalf("after commit: %v", rows)
+	}
+}
+
+// TestTxInsertRowidIsPartOfTheResult: the rowid SQLite picks is the
+// last_insert_id the client saw, so two transactions that let SQLite pick
+// it in one table conflict; with keys given by the client both commit.
+func TestTxInsertRowidIsPartOfTheResult(t *testing.T) {
+	db, _ := txnDB(t, 1)
+	mustExec(t, db, "CREATE TABLE auto (v)", "CREATE TABLE keyed (id INTEGER PRIMARY KEY, v)")
+	for _, c := range []struct {
+		insert       [2]string
+		wantConflict bool
+	}{
+		{[2]string{"INSERT INTO auto VALUES ('a')", "INSERT INTO auto VALUES ('b')"}, true},
+		{[2]string{"INSERT INTO keyed VALUES (10, 'a')", "INSERT INTO keyed VALUES (20, 'b')"}, false},
+	} {
+		tx1, tx2 := begin(t, db, TxOptions{}), begin(t, db, TxOptions{})
+		mustTx(t, tx1, c.insert[0])
+		mustTx(t, tx2, c.insert[1])
+		if err := tx1.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		err := tx2.Commit(context.Background())
+		if got := errors.Is(err, ErrTxnConflict); got != c.wantConflict {
+			t.Fatalf("%s after %s: %v, conflict wanted: %v", c.insert[1], c.insert[0], err, c.wantConflict)
+		}
+	}
+}
