@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -148,7 +149,14 @@ func (w *resWatcher) watchOnce(ctx context.Context, conns *resConns, ep string) 
 	w.kick = cancel
 	resume := w.started
 	if resume {
-		sctx = metadata.AppendToOutgoingContext(sctx, fromVersionKey, strconv.FormatUint(w.last, 10))
+		from := w.last
+		if os.Getenv("CONCORD_RESOURCE_RESUME_GAP") != "" {
+			// Deliberately broken: resume one version late, as a server
+			// that dropped the first event after a resume would. The
+			// checks must then report missed writes.
+			from++
+		}
+		sctx = metadata.AppendToOutgoingContext(sctx, fromVersionKey, strconv.FormatUint(from, 10))
 		w.resumes++
 	}
 	w.mu.Unlock()
