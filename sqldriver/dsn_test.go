@@ -3,6 +3,7 @@ package sqldriver
 import (
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -137,4 +138,23 @@ func FuzzParseDSN(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestStatusErrorKinds(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		o      op
+		want   error
+	}{
+		{409, opTx, ErrTxnConflict}, {409, opCommit, ErrTxnConflict},
+		{404, opTx, ErrTxnLost}, {404, opCommit, ErrTxnLost}, {404, opRead, nil},
+		{504, opWrite, ErrOutcomeUnknown}, {504, opCommit, ErrOutcomeUnknown}, {504, opRead, nil},
+		{503, opCommit, ErrTxnLost}, {503, opTx, ErrTxnLost}, {503, opWrite, nil}, {400, opTx, nil},
+	} {
+		err := statusError(c.status, "msg", c.o)
+		var e *Error
+		if !errors.As(err, &e) || e.Kind != c.want || e.Status != c.status {
+			t.Errorf("status %d op %d: %#v, want kind %v", c.status, c.o, err, c.want)
+		}
+	}
 }

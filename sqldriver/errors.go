@@ -64,6 +64,11 @@ func statusError(status int, msg string, o op) error {
 		e.Kind = ErrTxnLost
 	case status == http.StatusGatewayTimeout && (o == opWrite || o == opCommit):
 		e.Kind = ErrOutcomeUnknown
+	case status == http.StatusServiceUnavailable && o >= opTx:
+		// The member could not run it (no leader, shutting down): the
+		// member forgot the transaction, and the node reports a commit
+		// that may have applied as 504, not 503.
+		e.Kind = ErrTxnLost
 	}
 	return e
 }
