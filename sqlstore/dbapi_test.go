@@ -391,3 +391,32 @@ func TestCountersStartFromZeroInEveryCommand(t *testing.T) {
 		t.Fatalf("UPDATE alone: %+v (the insert id of an earlier command or of the meta table leaked)", got)
 	}
 }
+
+// FuzzLoadInput feeds /db/load bodies (outside input) through what runs
+// before anything is proposed: every body is either accepted or refused
+// with ErrBadLoad or ErrLoadTooLarge, and leaves no temporary file.
+func FuzzLoadInput(f *testing.F) {
+	f.Add([]byte("CREATE TABLE t (a);\nINSERT INTO t VALUES (1);\n"))
+	f.Add([]byte("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE t (a);\nCOMMIT;\n"))
+	f.Add([]byte("ATTACH 'x' AS y;"))
+	f.Add([]byte(sqliteHeader + strings.Repeat("\x00", 100)))
+	f.Add([]byte("BEGIN"))
+	f.Add([]byte("-- only a comment"))
+	s, err := Open(Config{Dir: f.TempDir(), MaxLoadBytes: 1 << 20})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		script, err := s.loadScript(bytes.NewReader(body))
+		if err == nil {
+			err = s.tryLoad(script, 1, 1)
+		}
+		if err != nil && !errors.Is(err, ErrBadLoad) && !errors.Is(err, ErrLoadTooLarge) {
+			t.Fatalf("untyped error %v", err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(s.cfg.Dir, "*load-*")); len(left) > 0 {
+			t.Fatalf("temporary files left behind: %v", left)
+		}
+	})
+}
