@@ -231,7 +231,7 @@ func (r *runner) resourceOp(ctx context.Context, w *worker, due time.Time) error
 	case ResourceWatch:
 		// The value carries the intended send time for the watchers.
 		binary.BigEndian.PutUint64(w.val, uint64(due.UnixNano()))
-		return w.writeResource(ctx, benchWatchType, name, "", nil)
+		return w.writeResource(ctx, benchWatchType, r.watchPrefix+name, "", nil)
 	}
 	panic("not a resource workload: " + cfg.Workload)
 }

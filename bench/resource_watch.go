@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -21,9 +22,12 @@ import (
 // write's intended send time (in its data) to the event's arrival.
 
 // startResourceWatchers starts the watchers and waits until every one has
-// had its end_of_snapshot.
+// had its end_of_snapshot. The watchers and writes of one run share a name
+// prefix of their own, so the watchers start with an empty snapshot
+// whatever earlier runs left in the store.
 func (r *runner) startResourceWatchers(ctx context.Context) error {
 	cfg := r.cfg
+	r.watchPrefix = "w" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 	ws := &watchState{n: cfg.Watchers}
 	r.watch = ws
 	streams := min(cfg.WatchStreams, cfg.Watchers)
@@ -42,7 +46,7 @@ func (r *runner) startResourceWatchers(ctx context.Context) error {
 	ready := make(chan error, cfg.Watchers)
 	for i := range cfg.Watchers {
 		s := i % streams
-		stream, err := clients[s].WatchList(wctx, &pbresource.WatchListRequest{Type: benchWatchType, Tenancy: benchTenancy})
+		stream, err := clients[s].WatchList(wctx, &pbresource.WatchListRequest{Type: benchWatchType, Tenancy: benchTenancy, NamePrefix: r.watchPrefix})
 		if err != nil {
 			return fmt.Errorf("start a watch: %w", err)
 		}

@@ -47,6 +47,9 @@ type runner struct {
 	sqlHTTP   *http.Client       // SQL workloads
 	queryPath string             // sql-query: /db/query?level=...
 	resConns  []*grpc.ClientConn // resource workloads
+	// watchPrefix is resource-watch's name prefix, new for every run, so
+	// that its watchers start with an empty snapshot.
+	watchPrefix string
 	// measureStart is the UnixNano time from which results count
 	// (math.MaxInt64 until the run starts).
 	measureStart atomic.Int64
