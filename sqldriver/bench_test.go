@@ -69,3 +69,22 @@ func BenchmarkTxnCluster(b *testing.B) {
 	defer db.Close()
 	benchTxn(b, db, 4)
 }
+
+// BenchmarkExecCluster: single-row inserts outside a transaction through
+// the same cluster setup, the baseline for BenchmarkTxnCluster.
+func BenchmarkExecCluster(b *testing.B) {
+	c := agenttest.Start(b, 3, agenttest.Options{})
+	db, _ := sql.Open("concord", "concord://"+c.Endpoint(0)+","+c.Endpoint(1)+","+c.Endpoint(2))
+	defer db.Close()
+	exec(b, db, "CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)")
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.Exec("INSERT INTO kv VALUES (?, 'v')", rand.Int64()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
