@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/concord-db/concord/auth"
 	"github.com/concord-db/concord/internal/tlsconfig"
 	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
@@ -77,6 +78,11 @@ type Config struct {
 	// served with Consul's ResourceService and /v1/resource. Default: the
 	// resource package's defaults.
 	Resource resource.Config
+	// Auth configures authentication and access control (etcd's
+	// --auth-token, --auth-token-ttl, --bcrypt-cost). Auth starts
+	// disabled; `etcdctl auth enable` (or `concord auth enable`) turns it
+	// on for the whole cluster. Default: simple tokens, bcrypt cost 10.
+	Auth auth.Config
 	// ExtraFaces are faces an embedding program adds after the built-in
 	// ones (faces.go); each needs a name of its own.
 	ExtraFaces []Face
@@ -95,6 +101,8 @@ type Agent struct {
 	Node   *node.Node
 	Store  *kv.Store
 	Server *server.Server
+	// Auth is the member's auth store: faces authorize requests with it.
+	Auth *auth.Store
 	// Faces are the member's API faces beyond kv (faces.go), opened.
 	Faces []Face
 
@@ -152,6 +160,11 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		n.Crash()
 		return nil, err
 	}
+	authStore, err := openAuth(cfg, n)
+	if err != nil {
+		n.Crash()
+		return nil, err
+	}
 	snaps := cfg.Snapshot
 	snaps.Node = n
 	if snaps.TempDir == "" {
@@ -168,7 +181,7 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		}
 	}
 	reg := server.NewRegistry()
-	opened, err := openFaces(cfg, n, reg)
+	opened, err := openFaces(cfg, n, reg, authStore)
 	if err != nil {
 		n.Crash()
 		return nil, err
@@ -178,7 +191,7 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		exts[i] = f.Extension()
 	}
 	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
-		AutoCompaction: cfg.AutoCompaction, ProgressNotifyInterval: cfg.WatchProgressNotifyInterval,
+		AutoCompaction: cfg.AutoCompaction, ProgressNotifyInterval: cfg.WatchProgressNotifyInterval, Auth: authStore,
 		// etcdctl snapshot save writes the same archive as concord snapshot save.
 		Snapshot: func(ctx context.Context, w io.Writer) error {
 			_, err := snaps.WriteArchive(ctx, w)
@@ -190,14 +203,15 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		Registry:   reg,
 		Extensions: exts,
 		KV:         api.KV(),
-		GRPCOptions: []grpc.ServerOption{
+		Auth:       authStore,
+		GRPCOptions: append(authInterceptors(api),
 			grpc.MaxRecvMsgSize(cfg.Limits.MaxRecvMsgSize()),
 			// Reused handler goroutines keep their grown stacks: with a new
 			// goroutine per RPC, copying stacks (runtime.newstack) cost ~3%
 			// of a member's CPU under 64-client puts.
 			grpc.NumStreamWorkers(grpcStreamWorkers),
 			tlsCredentials(cfg),
-		},
+		),
 		Snapshots: &snaps,
 	})
 	if err != nil {
@@ -214,8 +228,9 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &Agent{Node: n, Store: store, Server: srv, Faces: opened, cfg: cfg, ln: ln, api: api, cancel: cancel, served: make(chan error, 1)}
+	a := &Agent{Node: n, Store: store, Server: srv, Auth: authStore, Faces: opened, cfg: cfg, ln: ln, api: api, cancel: cancel, served: make(chan error, 1)}
 	go api.Run(ctx)
+	go authStore.Run(ctx)
 	for _, f := range opened {
 		go f.Run(ctx)
 	}
@@ -263,7 +278,7 @@ func (a *Agent) Crash() {
 
 // openFaces opens the faces of cfg in order, each in its own directory
 // under the data dir. On error the faces already opened are closed.
-func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry) ([]Face, error) {
+func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry, authStore *auth.Store) ([]Face, error) {
 	maxRequestBytes := cfg.Limits.MaxRequestBytes
 	if maxRequestBytes <= 0 {
 		maxRequestBytes = etcdapi.DefaultMaxRequestBytes
@@ -275,7 +290,7 @@ func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry) ([]Face, erro
 			closeFaces(opened)
 			return nil, fmt.Errorf("%s: data dir: %w", f.Name(), err)
 		}
-		env := FaceEnv{Node: n, DataDir: dir, Logger: cfg.Logger.With("face", f.Name()), Registry: reg,
+		env := FaceEnv{Node: n, DataDir: dir, Logger: cfg.Logger.With("face", f.Name()), Registry: reg, Auth: authStore,
 			MaxRequestBytes: maxRequestBytes}
 		if err := f.Open(env); err != nil {
 			f.Close()

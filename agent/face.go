@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/concord-db/concord/auth"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,12 @@ type FaceEnv struct {
 	// Registry is served on GET /metrics: the face registers its
 	// collectors on it.
 	Registry *prometheus.Registry
+	// Auth is the member's auth store. A face authorizes each request
+	// with Auth.Authorize(ctx, auth.Request{User: id, Op, Namespace,
+	// Key, RangeEnd}), id being auth.IdentityFromContext(r.Context()) on
+	// its HTTP routes (the client port's guard put it there) or
+	// Auth.IdentityFromGRPC(ctx) in its gRPC services.
+	Auth *auth.Store
 	// MaxRequestBytes caps one request, the same for every API (etcd's
 	// --max-request-bytes).
 	MaxRequestBytes int

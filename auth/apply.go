@@ -27,9 +27,12 @@ func (s *Store) Apply(index uint64, cmd []byte) []byte {
 	token, err := s.apply(index, c)
 	if err == errNoChange {
 		err = nil
-	} else if err == nil && c.op != opAuthenticate && c.op != opAuthEnable {
+	} else if err == nil && c.op != opAuthenticate {
 		// etcd bumps the revision on every change but enabling.
-		s.st.revision++
+		if c.op != opAuthEnable {
+			s.st.revision++
+		}
+		s.notifyLocked()
 	}
 	s.applied = index
 	return encodeResult(err, token)

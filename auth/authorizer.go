@@ -193,3 +193,18 @@ func PrefixEnd(key []byte) []byte {
 	}
 	return []byte{0}
 }
+
+type identityKey struct{}
+
+// WithIdentity returns ctx carrying id: the client port's guard puts the
+// caller's identity there, for the handlers and faces behind it.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFromContext returns the identity WithIdentity put in ctx, and
+// whether there is one.
+func IdentityFromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}

@@ -166,6 +166,7 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	s.mu.Lock()
 	s.st = st
+	s.notifyLocked()
 	s.mu.Unlock()
 	s.tokens.disable()
 	s.basic.reset()

@@ -93,6 +93,7 @@ type Store struct {
 	mu      sync.RWMutex
 	st      state
 	applied uint64
+	changed chan struct{} // closed and replaced at every change of st
 }
 
 var (
@@ -107,7 +108,7 @@ func New(cfg Config, n Node) (*Store, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	s := &Store{cfg: cfg, node: n, st: newState(), tokens: newSimpleTokens(cfg.TokenTTL, cfg.Now)}
+	s := &Store{cfg: cfg, node: n, st: newState(), tokens: newSimpleTokens(cfg.TokenTTL, cfg.Now), changed: make(chan struct{})}
 	kind, opts, _ := parseTokenOpts(cfg.Token)
 	if kind == tokenJWT {
 		j, err := newJWTTokens(opts, cfg.Now)
@@ -131,6 +132,21 @@ func (s *Store) Run(ctx context.Context) {
 			s.tokens.sweep()
 		}
 	}
+}
+
+// Changed returns a channel closed at the next change of the auth state
+// (users, roles, permissions, enabled): watchers check their permission
+// again then.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.changed
+}
+
+// notifyLocked wakes Changed's waiters; s.mu is held for writing.
+func (s *Store) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // Enabled reports whether authentication is on (at this member's applied

@@ -74,6 +74,11 @@ func errorStatus(err error) (int, string) {
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	}
+	for _, m := range authErrors {
+		if errors.Is(err, m.err) {
+			return m.status, m.code
+		}
+	}
 	if status, code, ok := etcdErrorStatus(err); ok {
 		return status, code
 	}

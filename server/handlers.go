@@ -66,7 +66,7 @@ func (s *Server) Handler() http.Handler {
 	var patterns []string
 	route := func(pattern string, h http.Handler) {
 		patterns = append(patterns, pattern)
-		mux.Handle(pattern, s.metrics.instrument(pattern, h))
+		mux.Handle(pattern, s.metrics.instrument(pattern, s.guard(pattern, h)))
 	}
 	route("GET /healthz", http.HandlerFunc(s.healthz))
 	route("GET /readyz", http.HandlerFunc(s.readyz))
@@ -75,6 +75,9 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/members", http.HandlerFunc(s.addMember))
 	route("DELETE /v1/members/{id}", http.HandlerFunc(s.removeMember))
 	route("POST /v1/leader/transfer", http.HandlerFunc(s.transferLeader))
+	if s.cfg.Auth != nil {
+		route("POST /v1/auth/authenticate", http.HandlerFunc(s.authenticate))
+	}
 	for pattern, h := range s.kvRoutes() {
 		route(pattern, h)
 	}
@@ -87,7 +90,9 @@ func (s *Server) Handler() http.Handler {
 		}
 	}
 	patterns = append(patterns, "GET /metrics")
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.cfg.Logger}}))
+	served := slices.Clone(patterns)
+	s.routes.Store(&served)
+	mux.Handle("GET /metrics", s.guard("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.cfg.Logger}})))
 	for path, allowed := range routeMethods(patterns) {
 		mux.HandleFunc(path, methodNotAllowed(allowed))
 	}

@@ -34,6 +34,11 @@ var etcdErrors = []struct {
 	{rpctypes.ErrGRPCStopped, http.StatusServiceUnavailable, CodeShutdown},
 	{rpctypes.ErrGRPCTimeout, http.StatusGatewayTimeout, CodeUnknownOutcome},
 	{rpctypes.ErrGRPCCanceled, http.StatusServiceUnavailable, CodeCanceled},
+	{rpctypes.ErrGRPCPermissionDenied, http.StatusForbidden, CodePermissionDenied},
+	{rpctypes.ErrGRPCUserEmpty, http.StatusUnauthorized, CodeUnauthenticated},
+	{rpctypes.ErrGRPCInvalidAuthToken, http.StatusUnauthorized, CodeUnauthenticated},
+	{rpctypes.ErrGRPCAuthOldRevision, http.StatusUnauthorized, CodeUnauthenticated},
+	{rpctypes.ErrGRPCAuthFailed, http.StatusUnauthorized, CodeUnauthenticated},
 }
 
 // etcdErrorStatus maps an etcd gRPC error; ok is false for other errors.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/concord-db/concord/node"
@@ -69,6 +70,13 @@ type Config struct {
 	// Extensions are the API faces' endpoints and status sections
 	// (server/extension.go).
 	Extensions []Extension
+	// Auth, if set, guards every HTTP route (server/auth.go) and serves
+	// POST /v1/auth/authenticate. Nil: no guard.
+	Auth Guard
+	// GuardMetrics makes GET /metrics ask for an authenticated user while
+	// auth is enabled. Default: open, as etcd's /metrics (health and
+	// readiness probes are always open).
+	GuardMetrics bool
 }
 
 // Server is the client port. Create it with New, register gRPC services
@@ -84,6 +92,8 @@ type Server struct {
 	mu   sync.Mutex
 	mux  *connMux
 	done bool
+	// routes are the patterns Handler served, for Routes.
+	routes atomic.Pointer[[]string]
 }
 
 // New builds a Server. It registers the node's Prometheus gauges on

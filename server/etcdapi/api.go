@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/concord-db/concord/auth"
 	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -77,6 +78,8 @@ type API struct {
 	compaction    AutoCompaction
 	progressEvery time.Duration
 	acked         ackedIndex
+	// auth decides every call (nil: no auth, everything allowed).
+	auth *auth.Store
 	// Snapshot streams a backup for Maintenance.Snapshot. Default: the
 	// node's state.bin.
 	snapshot func(ctx context.Context, w io.Writer) error
@@ -96,6 +99,10 @@ type Config struct {
 	ProgressNotifyInterval time.Duration
 	// Snapshot, if set, writes the backup served by Maintenance.Snapshot.
 	Snapshot func(ctx context.Context, w io.Writer) error
+	// Auth, if set, serves etcd's Auth API and checks every call (install
+	// UnaryInterceptor and StreamInterceptor on the gRPC server). Nil: no
+	// Auth service, everything allowed.
+	Auth *auth.Store
 }
 
 // New returns an API. Register it on a grpc.Server with Register.
@@ -105,7 +112,7 @@ func New(cfg Config) *API {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &API{node: cfg.Node, store: cfg.Store, lessor: cfg.Lessor, limits: cfg.Limits, logger: cfg.Logger, snapshot: cfg.Snapshot, compaction: cfg.AutoCompaction,
-		progressEvery: cfg.ProgressNotifyInterval}
+		progressEvery: cfg.ProgressNotifyInterval, auth: cfg.Auth}
 	if a.progressEvery <= 0 {
 		a.progressEvery = DefaultProgressNotifyInterval
 	}
@@ -125,6 +132,9 @@ func (a *API) Register(s *grpc.Server) {
 	pb.RegisterMaintenanceServer(s, &maintenanceService{a})
 	pb.RegisterLeaseServer(s, &leaseService{a})
 	pb.RegisterWatchServer(s, &watchService{a})
+	if a.auth != nil {
+		pb.RegisterAuthServer(s, &authService{a: a, s: a.auth})
+	}
 }
 
 // Run runs the API's background work until ctx ends: the leader-side lease

@@ -33,6 +33,7 @@ type watchStream struct {
 // streamWatcher is one watcher of a stream; it is the kv.Watcher's tag.
 type streamWatcher struct {
 	id       int64
+	key, end []byte // the watched range, checked again when auth changes
 	fragment bool
 	w        *kv.Watcher
 	slot     int // the sender's: 1 + its group in the batch being sent, or 0
@@ -48,6 +49,7 @@ func (s *watchService) Watch(srv pb.Watch_WatchServer) error {
 	go func() { sent <- newWatchSender(ws).run() }()
 	received := make(chan error, 1)
 	go func() { received <- ws.recvLoop() }()
+	go ws.recheckOnAuthChange(srv.Context())
 	select {
 	case err := <-received:
 		ws.closeAll()
@@ -92,6 +94,10 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 	if len(cr.Key) == 0 {
 		return rpctypes.ErrGRPCEmptyKey
 	}
+	if !ws.permitted(cr.Key, cr.RangeEnd) {
+		ws.q.Push(deniedWatch(ws.a, -1))
+		return nil
+	}
 	if cr.StartRevision == 0 {
 		// "From now" includes every write this member acknowledged.
 		if err := ws.a.readFence(ws.srv.Context()); err != nil {
@@ -126,7 +132,7 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 		return nil
 	}
 	// The queue gets the watcher's created item before any of its events.
-	sw := &streamWatcher{id: id, fragment: cr.Fragment}
+	sw := &streamWatcher{id: id, fragment: cr.Fragment, key: cr.Key, end: cr.RangeEnd}
 	sw.w = ws.q.Watch(req, sw)
 	ws.watchers[id] = sw
 	return nil
