@@ -97,6 +97,12 @@ type Config struct {
 	// ResourceConsistency is the consistency of resource-read: strong
 	// (default) or eventual.
 	ResourceConsistency string
+	// OwnedKeys makes resource-write a controller's loop: worker i writes
+	// only the keys whose index is i modulo Clients, and guards each write
+	// with the version its own previous write of that key returned,
+	// reading only for a key it has not written yet or after a lost swap.
+	// Default false: every write is read-modify-write.
+	OwnedKeys bool
 	// Timeout bounds each request.
 	Timeout     time.Duration
 	DialTimeout time.Duration
@@ -234,6 +240,9 @@ func (c Config) Validate() error {
 	}
 	if c.ResourceConsistency != Strong && c.ResourceConsistency != Eventual {
 		bad("--consistency %q of resource-read: want strong or eventual", c.ResourceConsistency)
+	}
+	if c.OwnedKeys && c.KeySpace < c.Clients {
+		bad("--owned-keys needs --key-space (%d) of at least --clients (%d): every client owns keys", c.KeySpace, c.Clients)
 	}
 	if c.Timeout <= 0 {
 		bad("--timeout must be positive")

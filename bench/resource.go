@@ -210,7 +210,12 @@ func (w *worker) writeResource(ctx context.Context, t *pbresource.Type, name, ve
 // resourceOp sends one request of a resource workload.
 func (r *runner) resourceOp(ctx context.Context, w *worker, due time.Time) error {
 	cfg := r.cfg
-	w.key = resourceName(w.key[:0], w.rng.IntN(cfg.KeySpace))
+	i := w.rng.IntN(cfg.KeySpace)
+	if cfg.OwnedKeys {
+		// The keys whose index is w.id modulo Clients.
+		i = w.id + cfg.Clients*w.rng.IntN((cfg.KeySpace-w.id+cfg.Clients-1)/cfg.Clients)
+	}
+	w.key = resourceName(w.key[:0], i)
 	name := string(w.key)
 	switch cfg.Workload {
 	case ResourceRead:
@@ -237,19 +242,42 @@ func (r *runner) resourceOp(ctx context.Context, w *worker, due time.Time) error
 }
 
 // resourceCAS reads the resource (eventually) and writes it back guarded by
-// the version read; a missing one is created. Aborted is a lost swap.
+// the version read; a missing one is created. Aborted is a lost swap. With
+// OwnedKeys the version comes from the worker's own last write of the key
+// when it has one, and the read is skipped.
 func (r *runner) resourceCAS(ctx context.Context, w *worker, name string) error {
-	resp, err := w.res.Read(ctx, &pbresource.ReadRequest{Id: resourceID(benchItemType, name)})
 	var version string
 	var id *pbresource.ID
-	switch {
-	case err == nil:
-		version, id = resp.GetResource().GetVersion(), resp.GetResource().GetId()
-	case status.Code(err) == codes.NotFound:
-	default:
+	if last, ok := w.owned[name]; ok {
+		version, id = last.GetVersion(), last.GetId()
+	} else {
+		resp, err := w.res.Read(ctx, &pbresource.ReadRequest{Id: resourceID(benchItemType, name)})
+		switch {
+		case err == nil:
+			version, id = resp.GetResource().GetVersion(), resp.GetResource().GetId()
+		case status.Code(err) == codes.NotFound:
+		default:
+			return err
+		}
+	}
+	data, err := anypb.New(wrapperspb.Bytes(w.val))
+	if err != nil {
 		return err
 	}
-	err = w.writeResource(ctx, benchItemType, name, version, id)
+	if id == nil {
+		id = resourceID(benchItemType, name)
+	}
+	resp, err := w.res.Write(ctx, &pbresource.WriteRequest{Resource: &pbresource.Resource{Id: id, Version: version, Data: data}})
+	if r.cfg.OwnedKeys {
+		if w.owned == nil {
+			w.owned = map[string]*pbresource.Resource{}
+		}
+		if err == nil {
+			w.owned[name] = resp.GetResource()
+		} else {
+			delete(w.owned, name) // read it again next time
+		}
+	}
 	if status.Code(err) == codes.Aborted {
 		w.rec.conflict()
 		return nil

@@ -34,6 +34,9 @@ type worker struct {
 	sqlValue []byte
 	// Resource workloads (resource.go): Consul's ResourceService client.
 	res pbresource.ResourceServiceClient
+	// owned (resource-write --owned-keys): the id and version of this
+	// worker's last write of each of its keys.
+	owned map[string]*pbresource.Resource
 }
 
 type runner struct {

@@ -136,6 +136,8 @@ func (o *benchOptions) addFlags(cmd *cobra.Command) {
 		f.IntVar(&c.WatchStreams, "streams", bench.DefaultWatchStreams, "gRPC watch streams (one connection each) the watchers are spread over")
 	}
 	switch c.Workload {
+	case bench.ResourceWrite:
+		f.BoolVar(&c.OwnedKeys, "owned-keys", false, "each client owns the keys equal to its index modulo --clients and guards a write with the version its own last write returned (a controller's loop: no read unless it lost a swap)")
 	case bench.ResourceRead:
 		f.StringVar(&c.ResourceConsistency, "consistency", bench.Strong, "consistency of the reads: strong (x-consul-consistency-mode: consistent) or eventual")
 		f.BoolVar(&c.Preload, "preload", true, "write the key space's resources first if they are not there")
