@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // The resource watchers are Watchers WatchList streams on one type, on the
@@ -31,14 +28,14 @@ func (r *runner) startResourceWatchers(ctx context.Context) error {
 	ws := &watchState{n: cfg.Watchers}
 	r.watch = ws
 	streams := min(cfg.WatchStreams, cfg.Watchers)
-	var clients []pbresource.ResourceServiceClient
+	var conns []*grpc.ClientConn
 	for range streams {
 		cc, err := dialResourceConn(ctx, cfg.Endpoints[0], cfg.DialTimeout)
 		if err != nil {
 			return err
 		}
 		r.resConns = append(r.resConns, cc)
-		clients = append(clients, pbresource.NewResourceServiceClient(cc))
+		conns = append(conns, cc)
 		ws.recs = append(ws.recs, newRecorder())
 	}
 	wctx, cancel := context.WithCancel(context.Background())
@@ -46,7 +43,7 @@ func (r *runner) startResourceWatchers(ctx context.Context) error {
 	ready := make(chan error, cfg.Watchers)
 	for i := range cfg.Watchers {
 		s := i % streams
-		stream, err := clients[s].WatchList(wctx, &pbresource.WatchListRequest{Type: benchWatchType, Tenancy: benchTenancy, NamePrefix: r.watchPrefix})
+		stream, err := openResourceWatch(wctx, conns[s], &pbresource.WatchListRequest{Type: benchWatchType, Tenancy: benchTenancy, NamePrefix: r.watchPrefix})
 		if err != nil {
 			return fmt.Errorf("start a watch: %w", err)
 		}
@@ -72,14 +69,31 @@ func (r *runner) startResourceWatchers(ctx context.Context) error {
 	return nil
 }
 
+// openResourceWatch opens a WatchList stream on cc that decodes with
+// resWatchCodec.
+func openResourceWatch(ctx context.Context, cc *grpc.ClientConn, req *pbresource.WatchListRequest) (grpc.ClientStream, error) {
+	stream, err := cc.NewStream(ctx, &pbresource.ResourceService_ServiceDesc.Streams[0],
+		pbresource.ResourceService_WatchList_FullMethodName, grpc.ForceCodecV2(resWatchCodec{}))
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.SendMsg(req); err != nil {
+		return nil, err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return stream, nil
+}
+
 // readResource reads one watcher's events until the stream ends: it
 // reports on ready at end_of_snapshot (or the failure before it), then
 // records the latency of every upsert of a measured write.
-func (ws *watchState) readResource(ctx context.Context, stream grpc.ServerStreamingClient[pbresource.WatchEvent], rec *recorder, measureStart *atomic.Int64, ready chan<- error) {
+func (ws *watchState) readResource(ctx context.Context, stream grpc.ClientStream, rec *recorder, measureStart *atomic.Int64, ready chan<- error) {
 	started := false
-	var val wrapperspb.BytesValue
+	var f resEventFrame
 	for {
-		ev, err := stream.Recv()
+		err := stream.RecvMsg(&f)
 		if err != nil {
 			if !started {
 				if ctx.Err() == nil {
@@ -90,23 +104,15 @@ func (ws *watchState) readResource(ctx context.Context, stream grpc.ServerStream
 			return
 		}
 		now := time.Now().UnixNano()
-		if ev.GetEndOfSnapshot() != nil {
+		if f.endOfSnapshot {
 			if !started {
 				started = true
 				ready <- nil
 			}
 			continue
 		}
-		data := ev.GetUpsert().GetResource().GetData()
-		if !started || data == nil {
-			continue
-		}
-		val.Value = nil
-		if err := proto.Unmarshal(data.Value, &val); err != nil || len(val.Value) < 8 {
-			continue
-		}
-		sent := int64(binary.BigEndian.Uint64(val.Value))
-		if sent < measureStart.Load() {
+		sent := f.sent
+		if !started || sent == 0 || sent < measureStart.Load() {
 			continue
 		}
 		rec.mu.Lock()

@@ -29,7 +29,7 @@ func ResourceWorkloads() []Workload {
 		{"resource-read-strong-64", "resource-read strong, 64 clients", read(bench.Strong)},
 		{"resource-read-eventual-64", "resource-read eventual, 64 clients", read(bench.Eventual)},
 		{"resource-watch", fmt.Sprintf("resource-watch: %d watchers, %d writes/s (write→event)", watchWatchers, watchRate),
-			bench.Config{Workload: bench.ResourceWatch, Clients: 4, Rate: watchRate, Watchers: watchWatchers, KeySpace: 10000}},
+			bench.Config{Workload: bench.ResourceWatch, Clients: 16, Rate: watchRate, Watchers: watchWatchers, KeySpace: 10000}},
 	}
 }
 
