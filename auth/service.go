@@ -92,12 +92,18 @@ func (s *Store) read(ctx context.Context, who Identity) error {
 	return s.admin(who)
 }
 
-// Authenticate checks a user's password and returns a token (etcd's
-// Authenticate). A simple token is issued through the log, so that every
+// Authenticate checks a user's password after a read barrier and returns
+// a token (etcd's Authenticate). A simple token is issued through the log, so that every
 // member knows it; a JWT is signed here.
 func (s *Store) Authenticate(ctx context.Context, name, password string) (string, error) {
 	if name == "" {
 		return "", ErrUserEmpty
+	}
+	// As etcd: the password is checked against a state at least as new
+	// as anything committed before the request (a user just added on
+	// another member is found).
+	if err := s.node.ReadBarrier(ctx); err != nil {
+		return "", err
 	}
 	for range authenticateRetries {
 		rev, err := s.checkPassword(name, password)
@@ -203,6 +209,9 @@ func (s *Store) RoleDelete(ctx context.Context, who Identity, name string) error
 // RoleGrantPermission grants (or changes the type of) a permission on a
 // key, a range, a prefix or every key from one on.
 func (s *Store) RoleGrantPermission(ctx context.Context, who Identity, role string, p *authpb.Permission) error {
+	if err := s.admin(who); err != nil {
+		return err
+	}
 	if p == nil {
 		return ErrPermissionNotGiven
 	}

@@ -36,9 +36,9 @@ var methodChecks = map[string]check{
 	},
 	"/etcdserverpb.KV/Compact": adminOnly,
 
-	// Watch checks each create request (watch.go): the stream itself is
-	// open to anyone, as in etcd.
-	"/etcdserverpb.Watch/Watch": anyone,
+	// Watch checks each create request (watch_auth.go); the stream itself
+	// needs an authenticated user (etcd opens it to anyone).
+	"/etcdserverpb.Watch/Watch": authenticated,
 
 	// etcd does not check lease grants, keep-alives and lists; concord
 	// asks for an authenticated user at least.
@@ -191,11 +191,16 @@ func identityFrom(ctx context.Context) auth.Identity {
 	return id
 }
 
-// authorizeCall resolves the caller and runs the method's check. Methods
-// of services other than etcd's pass (their faces authorize themselves);
-// an etcd method without a check is refused.
+// healthServicePrefix names gRPC's health service, open to anyone (as
+// the HTTP probes are).
+const healthServicePrefix = "/grpc.health.v1.Health/"
+
+// authorizeCall resolves the caller and runs the method's check. An etcd
+// method without a check is refused. Other services (the faces') need an
+// authenticated user; they authorize each object themselves with the
+// identity put in ctx (auth.IdentityFromContext).
 func (a *API) authorizeCall(ctx context.Context, method string, req any) (context.Context, error) {
-	if !strings.HasPrefix(method, etcdServicePrefix) || !a.auth.Enabled() {
+	if strings.HasPrefix(method, healthServicePrefix) || !a.auth.Enabled() {
 		return ctx, nil
 	}
 	id, err := a.auth.IdentityFromGRPC(ctx)
@@ -203,7 +208,10 @@ func (a *API) authorizeCall(ctx context.Context, method string, req any) (contex
 		return ctx, toGRPC(err)
 	}
 	c, ok := methodChecks[method]
-	if !ok {
+	switch {
+	case !strings.HasPrefix(method, etcdServicePrefix):
+		c = authenticated
+	case !ok:
 		return ctx, toGRPC(auth.ErrPermissionDenied)
 	}
 	if req != nil {

@@ -1,0 +1,455 @@
+package agenttest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/concord-db/concord/agent"
+	"github.com/concord-db/concord/agent/agenttest"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
+)
+
+// setupAuth creates root, two roles and two users, and enables auth:
+// alice may read and write under "app/", bob may read under "ro/" and
+// from "z" on.
+func setupAuth(t *testing.T, c *agenttest.Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cli := c.Client()
+	steps := []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", "rootpw"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.RoleAdd(ctx, "app"); return err },
+		func() error {
+			_, err := cli.RoleGrantPermission(ctx, "app", "app/", clientv3.GetPrefixRangeEnd("app/"), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := cli.RoleAdd(ctx, "ro"); return err },
+		func() error {
+			_, err := cli.RoleGrantPermission(ctx, "ro", "ro/", clientv3.GetPrefixRangeEnd("ro/"), clientv3.PermissionType(clientv3.PermRead))
+			return err
+		},
+		func() error {
+			_, err := cli.RoleGrantPermission(ctx, "ro", "z", "\x00", clientv3.PermissionType(clientv3.PermRead))
+			return err
+		},
+		func() error { _, err := cli.UserAdd(ctx, "alice", "alicepw"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "alice", "app"); return err },
+		func() error { _, err := cli.UserAdd(ctx, "bob", "bobpw"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "bob", "ro"); return err },
+		func() error { _, err := cli.UserAdd(ctx, "nobody", "nobodypw"); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("setup step %d: %v", i, err)
+		}
+	}
+}
+
+// authCluster starts n members with cheap password hashes (bcrypt's
+// minimum cost: the tests measure behaviour, not hashing).
+func authCluster(t *testing.T, n int, opts agenttest.Options) *agenttest.Cluster {
+	configure := opts.Configure
+	opts.Configure = func(i int, cfg *agent.Config) {
+		cfg.Auth.BcryptCost = 4
+		if configure != nil {
+			configure(i, cfg)
+		}
+	}
+	return agenttest.Start(t, n, opts)
+}
+
+func userClient(c *agenttest.Cluster, user, password string, members ...int) *clientv3.Client {
+	return c.ClientWith(clientv3.Config{Username: user, Password: password}, members...)
+}
+
+func isDenied(err error) bool {
+	return errors.Is(err, rpctypes.ErrPermissionDenied)
+}
+
+// permCase is one row of the permission table.
+type permCase struct {
+	user, op, key string
+	prefix        bool
+	ok            bool
+}
+
+var permTable = []permCase{
+	{"alice", "put", "app/x", false, true},
+	{"alice", "get", "app/x", false, true},
+	{"alice", "get", "app/", true, true},
+	{"alice", "delete", "app/x", false, true},
+	{"alice", "put", "other", false, false},
+	{"alice", "get", "other", false, false},
+	{"alice", "get", "ap", true, false},
+	{"bob", "get", "ro/a", false, true},
+	{"bob", "get", "ro/", true, true},
+	{"bob", "put", "ro/a", false, false},
+	{"bob", "get", "zebra", false, true},
+	{"bob", "get", "y", false, false},
+	{"bob", "delete", "ro/a", false, false},
+	{"nobody", "get", "app/x", false, false},
+	{"nobody", "put", "app/x", false, false},
+	{"root", "put", "anything", false, true},
+	{"root", "get", "", true, true},
+}
+
+var passwords = map[string]string{"alice": "alicepw", "bob": "bobpw", "nobody": "nobodypw", "root": "rootpw"}
+
+// TestAuthClientv3PermissionTable runs etcd's auth through clientv3 with
+// Username and Password against a follower: the permission table (user x
+// role x key range x op), a txn touching a forbidden key, no credentials
+// and a wrong password, with etcd's errors.
+func TestAuthClientv3PermissionTable(t *testing.T) {
+	c := authCluster(t, 3, agenttest.Options{})
+	setupAuth(t, c)
+	f := c.Follower()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	clients := map[string]*clientv3.Client{}
+	for u, pw := range passwords {
+		clients[u] = userClient(c, u, pw, f)
+	}
+	for _, tc := range permTable {
+		cli := clients[tc.user]
+		var opts []clientv3.OpOption
+		if tc.prefix {
+			opts = append(opts, clientv3.WithPrefix())
+		}
+		var err error
+		switch tc.op {
+		case "put":
+			_, err = cli.Put(ctx, tc.key, "v")
+		case "get":
+			_, err = cli.Get(ctx, tc.key, opts...)
+		case "delete":
+			_, err = cli.Delete(ctx, tc.key, opts...)
+		}
+		if tc.ok && err != nil {
+			t.Errorf("%+v: %v", tc, err)
+		}
+		if !tc.ok && !isDenied(err) {
+			t.Errorf("%+v: %v, want permission denied", tc, err)
+		}
+	}
+	// A txn is checked on every key it touches, nested ones included.
+	_, err := clients["alice"].Txn(ctx).If(clientv3.Compare(clientv3.Version("app/x"), ">", 0)).
+		Then(clientv3.OpPut("app/y", "1"), clientv3.OpTxn(nil, []clientv3.Op{clientv3.OpGet("secret")}, nil)).Commit()
+	if !isDenied(err) {
+		t.Fatalf("txn with a nested forbidden read: %v", err)
+	}
+	_, err = clients["alice"].Txn(ctx).If(clientv3.Compare(clientv3.Value("secret"), "=", "x")).Then(clientv3.OpPut("app/y", "1")).Commit()
+	if !isDenied(err) {
+		t.Fatalf("txn comparing a forbidden key: %v", err)
+	}
+	if _, err := clients["alice"].Txn(ctx).Then(clientv3.OpPut("app/y", "1"), clientv3.OpGet("app/", clientv3.WithPrefix())).Commit(); err != nil {
+		t.Fatalf("allowed txn: %v", err)
+	}
+	// Admin operations are root's.
+	if _, err := clients["alice"].Compact(ctx, 1); !isDenied(err) {
+		t.Fatalf("compact by alice: %v", err)
+	}
+	if _, err := clients["alice"].UserList(ctx); !isDenied(err) {
+		t.Fatalf("user list by alice: %v", err)
+	}
+	if _, err := clients["alice"].UserGet(ctx, "alice"); err != nil {
+		t.Fatalf("alice reads herself: %v", err)
+	}
+	// No credentials, a wrong password.
+	if _, err := c.Client(f).Get(ctx, "app/x"); !errors.Is(err, rpctypes.ErrUserEmpty) {
+		t.Fatalf("anonymous get: %v", err)
+	}
+	_, err = clientv3.New(clientv3.Config{Endpoints: []string{c.Endpoint(f)}, Username: "alice", Password: "wrong", DialTimeout: 5 * time.Second})
+	if !errors.Is(err, rpctypes.ErrAuthFailed) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := clients["root"].AuthDisable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client(f).Put(ctx, "other", "v"); err != nil {
+		t.Fatalf("with auth disabled: %v", err)
+	}
+}
+
+// TestAuthRESTPermissionTable runs the same table through the REST API,
+// with Basic credentials and with a bearer token from POST
+// /v1/auth/authenticate.
+func TestAuthRESTPermissionTable(t *testing.T) {
+	c := authCluster(t, 3, agenttest.Options{})
+	setupAuth(t, c)
+	base := "http://" + c.Endpoint(c.Follower())
+	tokens := map[string]string{}
+	for u, pw := range passwords {
+		resp, body := do(t, "POST", base+"/v1/auth/authenticate", fmt.Sprintf(`{"name":%q,"password":%q}`, u, pw), nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("authenticate %s: %d %s", u, resp.StatusCode, body)
+		}
+		tokens[u] = between(body, `"token": "`, `"`)
+	}
+	for i, tc := range permTable {
+		method, body := map[string]string{"put": "PUT", "get": "GET", "delete": "DELETE"}[tc.op], ""
+		if tc.op == "put" {
+			body = `{"value":"v"}`
+		}
+		url := base + "/v1/kv/" + tc.key
+		if tc.prefix {
+			url += "?prefix"
+		}
+		auth := func(r *http.Request) { r.SetBasicAuth(tc.user, passwords[tc.user]) }
+		if i%2 == 1 {
+			auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tokens[tc.user]) }
+		}
+		resp, out := do(t, method, url, body, auth)
+		if tc.ok && resp.StatusCode >= 300 && !(tc.op == "get" && resp.StatusCode == 404) && !(tc.op == "delete" && resp.StatusCode == 404) {
+			t.Errorf("%+v: %d %s", tc, resp.StatusCode, out)
+		}
+		if !tc.ok && resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%+v: %d %s, want 403", tc, resp.StatusCode, out)
+		}
+	}
+	resp, _ := do(t, "GET", base+"/v1/kv/app/x", "", nil)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("anonymous: %d", resp.StatusCode)
+	}
+	resp, _ = do(t, "GET", base+"/v1/kv/app/x", "", func(r *http.Request) { r.SetBasicAuth("alice", "wrong") })
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	resp, _ = do(t, "POST", base+"/v1/txn", `{"success":[{"put":{"key":"app/t","value":"1"}},{"get":{"key":"secret"}}]}`,
+		func(r *http.Request) { r.SetBasicAuth("alice", "alicepw") })
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("REST txn reading a forbidden key: %d", resp.StatusCode)
+	}
+}
+
+func do(t *testing.T, method, url, body string, auth func(*http.Request)) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != nil {
+		auth(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func between(s, from, to string) string {
+	_, rest, _ := strings.Cut(s, from)
+	v, _, _ := strings.Cut(rest, to)
+	return v
+}
+
+// TestAuthSimpleTokenOnAnotherMember takes a simple token issued by one
+// member straight to another: tokens travel through the log, and a member
+// that has not applied the token's entry yet waits for it.
+func TestAuthSimpleTokenOnAnotherMember(t *testing.T) {
+	c := authCluster(t, 3, agenttest.Options{})
+	setupAuth(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 10 {
+		from, to := i%3, (i+1)%3
+		resp, err := c.Client(from).Authenticate(ctx, "alice", "alicepw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tctx := metadata.NewOutgoingContext(ctx, metadata.Pairs(rpctypes.TokenFieldNameGRPC, resp.Token))
+		if _, err := c.Client(to).Put(tctx, "app/k", "v"); err != nil {
+			t.Fatalf("token of member %d on member %d: %v", from, to, err)
+		}
+		if _, err := c.Client(to).Put(tctx, "other", "v"); !isDenied(err) {
+			t.Fatalf("forbidden put with a token: %v", err)
+		}
+	}
+}
+
+// TestAuthWatch: a watch on a range the user may not read is refused, and
+// revoking the permission stops a running one.
+func TestAuthWatch(t *testing.T) {
+	c := authCluster(t, 3, agenttest.Options{})
+	setupAuth(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := userClient(c, "bob", "bobpw", c.Follower())
+	wr := <-bob.Watch(ctx, "app/", clientv3.WithPrefix())
+	if !wr.Canceled || !strings.Contains(wr.Err().Error(), "permission denied") {
+		t.Fatalf("forbidden watch: %+v %v", wr, wr.Err())
+	}
+	wch := bob.Watch(ctx, "ro/", clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+	if wr := <-wch; !wr.Created {
+		t.Fatalf("allowed watch: %+v", wr)
+	}
+	root := userClient(c, "root", "rootpw")
+	if _, err := root.Put(ctx, "ro/a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if wr := <-wch; len(wr.Events) != 1 {
+		t.Fatalf("event: %+v %v", wr, wr.Err())
+	}
+	if _, err := root.RoleRevokePermission(ctx, "ro", "ro/", clientv3.GetPrefixRangeEnd("ro/")); err != nil {
+		t.Fatal(err)
+	}
+	// The server cancels the watch (clientv3 closes the channel, with the
+	// cancel reason if it passes one on); no event follows.
+	if _, err := root.Put(ctx, "ro/b", "2"); err != nil {
+		t.Fatal(err)
+	}
+	for wr := range wch {
+		if wr.Canceled && !strings.Contains(wr.Err().Error(), "permission denied") {
+			t.Fatalf("cancel reason: %v", wr.Err())
+		}
+		if len(wr.Events) > 0 {
+			t.Fatalf("event after the permission was revoked: %+v", wr.Events)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the watch was not stopped")
+	}
+}
+
+// TestAuthStateSurvivesRestartAndSnapshotInstall: users, roles and the
+// enabled flag come back after a restart, and reach a member that catches
+// up by a snapshot install.
+func TestAuthStateSurvivesRestartAndSnapshotInstall(t *testing.T) {
+	dirs := make([]string, 3)
+	c := authCluster(t, 3, agenttest.Options{Configure: func(i int, cfg *agent.Config) {
+		cfg.Node.SnapshotThreshold, cfg.Node.SnapshotInterval, cfg.Node.TrailingLogs = 8, 50*time.Millisecond, 2
+		dirs[i] = cfg.Node.DataDir
+	}})
+	setupAuth(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lag := c.Follower()
+	c.Crash(lag)
+	root := userClient(c, "root", "rootpw", c.Leader())
+	if _, err := root.UserAdd(ctx, "carol", "carolpw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.UserGrantRole(ctx, "carol", "app"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 { // past the threshold: the leader snapshots and drops the log
+		if _, err := root.Put(ctx, fmt.Sprintf("app/%d", i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snapDir := filepath.Join(dirs[c.Leader()], "snapshots")
+	c.WaitFor(30*time.Second, "a snapshot past the lagging member", func() bool {
+		snaps, _ := filepath.Glob(filepath.Join(snapDir, "*", "state.bin"))
+		return len(snaps) > 0
+	})
+	c.Restart(lag)
+	c.WaitReady()
+	carol := userClient(c, "carol", "carolpw", lag)
+	if _, err := carol.Put(ctx, "app/c", "v"); err != nil {
+		t.Fatalf("carol on the member restored from a snapshot: %v", err)
+	}
+	if _, err := carol.Put(ctx, "other", "v"); !isDenied(err) {
+		t.Fatalf("forbidden put on the restored member: %v", err)
+	}
+	// A whole-cluster restart keeps everything, auth enabled included.
+	for i := range c.Size() {
+		c.Stop(i)
+	}
+	for i := range c.Size() {
+		c.Restart(i)
+	}
+	c.WaitReady()
+	if _, err := c.Client().Get(ctx, "app/c"); !errors.Is(err, rpctypes.ErrUserEmpty) {
+		t.Fatalf("anonymous after restart: %v", err)
+	}
+	if _, err := userClient(c, "alice", "alicepw").Get(ctx, "app/c"); err != nil {
+		t.Fatalf("alice after restart: %v", err)
+	}
+}
+
+// TestAuthLeaderChangeDuringAuthenticate authenticates continuously while
+// leadership moves: every token returned works, none is refused as
+// unknown.
+func TestAuthLeaderChangeDuringAuthenticate(t *testing.T) {
+	c := authCluster(t, 3, agenttest.Options{})
+	setupAuth(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var tokens []string
+	var failures []error
+	for m := range c.Size() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cli := c.Client(m)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := cli.Authenticate(ctx, "alice", "alicepw")
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, err)
+				} else {
+					tokens = append(tokens, resp.Token)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for range 3 {
+		l := c.Leader()
+		target := c.Agent((l + 1) % c.Size()).Node.ID()
+		if err := c.Agent(l).Node.TransferLeadership(ctx, target); err != nil {
+			t.Logf("transfer: %v", err)
+		}
+		c.WaitFor(20*time.Second, "the new leader", func() bool { return c.Agent((l+1)%c.Size()).Node.IsLeader() })
+	}
+	close(stop)
+	wg.Wait()
+	if len(tokens) == 0 {
+		t.Fatalf("no token issued; failures: %v", failures)
+	}
+	for _, err := range failures {
+		// A leader change may time a request out; it never says the
+		// password is wrong.
+		if errors.Is(err, rpctypes.ErrAuthFailed) || errors.Is(err, rpctypes.ErrUserEmpty) {
+			t.Fatalf("authenticate failed wrongly: %v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, tok := range tokens {
+		if seen[tok] {
+			t.Fatalf("token %s issued twice", tok)
+		}
+		seen[tok] = true
+		if i%7 != 0 {
+			continue
+		}
+		tctx := metadata.NewOutgoingContext(ctx, metadata.Pairs(rpctypes.TokenFieldNameGRPC, tok))
+		if _, err := c.Client(i % c.Size()).Get(tctx, "app/x"); err != nil {
+			t.Fatalf("token %d of %d: %v", i, len(tokens), err)
+		}
+	}
+	t.Logf("%d tokens issued across 3 leader changes, %d failed attempts (%v)", len(tokens), len(failures), failures)
+}
