@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/concord-db/concord/agent"
+	"github.com/concord-db/concord/auth"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
 	"github.com/concord-db/concord/server/etcdapi"
@@ -61,8 +62,9 @@ type agentOptions struct {
 	maxRestoreBytes  int64
 	snapshotSpoolDir string
 
-	tls agentTLSOptions
-	sql agentSQLOptions
+	tls  agentTLSOptions
+	sql  agentSQLOptions
+	auth agentAuthOptions
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentOptions{}) }
@@ -119,6 +121,7 @@ rejoins with no such flag. --dev runs a single node with its data in
 	f.StringVar(&o.snapshotSpoolDir, "snapshot-spool-dir", "", "directory where snapshot state is spooled while an archive is written, verified or restored; needs room for one state per concurrent request (default: the data dir)")
 	o.tls.addFlags(f)
 	o.sql.addFlags(f)
+	o.auth.addFlags(f)
 	return cmd
 }
 
@@ -135,6 +138,7 @@ type agentConfig struct {
 	autoCompaction      etcdapi.AutoCompaction
 	snapshot            server.SnapshotConfig // Node is filled in by the agent
 	sql                 sqlstore.Config       // Dir is filled in by the agent
+	auth                auth.Config
 }
 
 // buildConfig checks the options and turns them into the node's Config.
@@ -155,6 +159,9 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	ac.snapshot = server.SnapshotConfig{MaxRestoreBytes: o.maxRestoreBytes, TempDir: o.snapshotSpoolDir}
 	var err error
 	if ac.sql, err = o.sql.config(); err != nil {
+		errs = append(errs, err)
+	}
+	if ac.auth, err = o.auth.config(); err != nil {
 		errs = append(errs, err)
 	}
 	if ac.autoCompaction, err = etcdapi.ParseAutoCompaction(o.autoCompactionMode, o.autoCompactionRetention); err != nil {
@@ -273,6 +280,7 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		AutoCompaction:      ac.autoCompaction,
 		Snapshot:            ac.snapshot,
 		SQL:                 ac.sql,
+		Auth:                ac.auth,
 		Logger:              logger,
 	})
 	if err != nil {

@@ -38,10 +38,12 @@ type kvOptions struct {
 	timeout   time.Duration
 	output    string
 	tls       clientTLSOptions
+	auth      clientAuthOptions
 }
 
 func (o *kvOptions) addFlags(cmd *cobra.Command, outputs string) {
 	o.tls.addFlags(cmd)
+	o.auth.addFlags(cmd)
 	cmd.Flags().StringSliceVar(&o.endpoints, "endpoints", []string{defaultClientAddr},
 		"client addresses of cluster members (host:port), comma-separated; the client balances over them")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of the request (not of watch or keepalive)")
@@ -73,7 +75,9 @@ func (o *kvOptions) connect() (*clientv3.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return clientv3.New(clientv3.Config{Endpoints: eps, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	user, password := o.auth.credentials()
+	return clientv3.New(clientv3.Config{Endpoints: eps, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		Username: user, Password: password})
 }
 
 func trimScheme(ep string) string {

@@ -90,6 +90,7 @@ CONCORD_PEER_ADDR). A flag on the command line wins over the environment.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(newAgentCmd(), newStatusCmd(), newMembersCmd(), newVersionCmd(), newKVCmd(), newBenchCmd(), newSnapshotCmd(), newSQLCmd(), newResourceCmd())
+	root.AddCommand(newAuthCmds()...)
 	wrapAllArgs(root)
 	return root
 }
