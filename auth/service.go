@@ -139,11 +139,11 @@ func (s *Store) hash(password string) (string, error) {
 // user with Options.NoPassword has none and authenticates only by
 // certificate.
 func (s *Store) UserAdd(ctx context.Context, who Identity, r *pb.AuthUserAddRequest) error {
-	if r.Name == "" {
-		return ErrUserEmpty
-	}
 	if err := s.admin(who); err != nil {
 		return err
+	}
+	if r.Name == "" {
+		return ErrUserEmpty
 	}
 	req := &pb.AuthUserAddRequest{Name: r.Name, Options: r.Options}
 	if r.Options == nil || !r.Options.NoPassword {
@@ -195,6 +195,9 @@ func (s *Store) UserRevokeRole(ctx context.Context, who Identity, user, role str
 
 // RoleAdd adds a role without permissions.
 func (s *Store) RoleAdd(ctx context.Context, who Identity, name string) error {
+	if err := s.admin(who); err != nil {
+		return err
+	}
 	if name == "" {
 		return ErrRoleEmpty
 	}
@@ -231,7 +234,7 @@ func (s *Store) UserGet(ctx context.Context, who Identity, name string) ([]strin
 	if err := s.node.ReadBarrier(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.admin(who); err != nil && who.Name != name {
+	if err := s.admin(who); err != nil && (who.Name == "" || who.Name != name) {
 		return nil, err
 	}
 	s.mu.RLock()

@@ -67,8 +67,9 @@ var methodChecks = map[string]check{
 	"/etcdserverpb.Maintenance/MoveLeader": adminOnly,
 	"/etcdserverpb.Maintenance/Downgrade":  adminOnly,
 
-	// Authenticate is open; the rest of the Auth service is checked by the
-	// auth store (root, except that a user may read itself and its roles).
+	// Authenticate is open; the rest of the Auth service needs a user here
+	// and is checked by the auth store (root, except that a user may read
+	// itself and its roles).
 	"/etcdserverpb.Auth/Authenticate":         anyone,
 	"/etcdserverpb.Auth/AuthEnable":           inAuthStore,
 	"/etcdserverpb.Auth/AuthDisable":          inAuthStore,
@@ -90,7 +91,9 @@ var methodChecks = map[string]check{
 
 func anyone(context.Context, *API, auth.Identity, any) error { return nil }
 
-func inAuthStore(context.Context, *API, auth.Identity, any) error { return nil }
+func inAuthStore(ctx context.Context, a *API, id auth.Identity, req any) error {
+	return authenticated(ctx, a, id, req)
+}
 
 func adminOnly(ctx context.Context, a *API, id auth.Identity, _ any) error {
 	return a.auth.Authorize(ctx, auth.Request{User: id, Op: auth.OpAdmin, Namespace: auth.NamespaceCluster})
@@ -136,6 +139,9 @@ func (a *API) checkDelete(ctx context.Context, id auth.Identity, r *pb.DeleteRan
 // checkTxnAuth is etcd's CheckTxnAuth: read on every compared key, and
 // every operation of both branches, nested txns included.
 func (a *API) checkTxnAuth(ctx context.Context, id auth.Identity, r *pb.TxnRequest) error {
+	if err := authenticated(ctx, a, id, nil); err != nil {
+		return err // even a txn that names no key
+	}
 	for _, c := range r.Compare {
 		if err := a.authorize(ctx, id, auth.OpRead, c.Key, c.RangeEnd); err != nil {
 			return err
