@@ -423,7 +423,7 @@ func TestAuthLeaderChangeDuringAuthenticate(t *testing.T) {
 		if err := c.Agent(l).Node.TransferLeadership(ctx, target); err != nil {
 			t.Logf("transfer: %v", err)
 		}
-		c.WaitFor(20*time.Second, "the new leader", func() bool { return c.Agent((l+1)%c.Size()).Node.IsLeader() })
+		c.WaitFor(20*time.Second, "the new leader", func() bool { return c.Agent((l + 1) % c.Size()).Node.IsLeader() })
 	}
 	close(stop)
 	wg.Wait()
@@ -447,7 +447,7 @@ func TestAuthLeaderChangeDuringAuthenticate(t *testing.T) {
 			continue
 		}
 		tctx := metadata.NewOutgoingContext(ctx, metadata.Pairs(rpctypes.TokenFieldNameGRPC, tok))
-		if _, err := c.Client(i % c.Size()).Get(tctx, "app/x"); err != nil {
+		if _, err := c.Client(i%c.Size()).Get(tctx, "app/x"); err != nil {
 			t.Fatalf("token %d of %d: %v", i, len(tokens), err)
 		}
 	}
