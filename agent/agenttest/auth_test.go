@@ -2,6 +2,7 @@ package agenttest_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -452,4 +453,51 @@ func TestAuthLeaderChangeDuringAuthenticate(t *testing.T) {
 		}
 	}
 	t.Logf("%d tokens issued across 3 leader changes, %d failed attempts (%v)", len(tokens), len(failures), failures)
+}
+
+// TestAuthClientCertificateCN: with --client-cert-auth, a request without
+// a token acts as the user its certificate's CN names, as in etcd; a user
+// added with --no-password authenticates only that way.
+func TestAuthClientCertificateCN(t *testing.T) {
+	c := authCluster(t, 3, agenttest.Options{TLS: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := c.Client() // its certificate's CN is "root"
+	noPw := &clientv3.UserAddOptions{NoPassword: true}
+	for i, step := range []func() error{
+		func() error { _, err := root.UserAddWithOptions(ctx, "root", "", noPw); return err },
+		func() error { _, err := root.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := root.RoleAdd(ctx, "app"); return err },
+		func() error {
+			_, err := root.RoleGrantPermission(ctx, "app", "app/", clientv3.GetPrefixRangeEnd("app/"), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := root.UserAddWithOptions(ctx, "carol", "", noPw); return err },
+		func() error { _, err := root.UserGrantRole(ctx, "carol", "app"); return err },
+		func() error { _, err := root.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if _, err := root.Put(ctx, "anything", "v"); err != nil {
+		t.Fatalf("root by certificate: %v", err)
+	}
+	carolCert := c.TLS.CA.Issue(t, "carol", "carol")
+	tlsCfg := c.ClientTLS()
+	pair, err := tls.LoadX509KeyPair(carolCert.CertFile, carolCert.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg.Certificates, tlsCfg.GetClientCertificate = []tls.Certificate{pair}, nil
+	carol := c.ClientWith(clientv3.Config{TLS: tlsCfg})
+	if _, err := carol.Put(ctx, "app/x", "v"); err != nil {
+		t.Fatalf("carol by certificate: %v", err)
+	}
+	if _, err := carol.Put(ctx, "other", "v"); !isDenied(err) {
+		t.Fatalf("carol's forbidden put: %v", err)
+	}
+	if _, err := carol.Authenticate(ctx, "carol", ""); !errors.Is(err, rpctypes.ErrAuthFailed) {
+		t.Fatalf("password authentication of a no-password user: %v", err)
+	}
 }
