@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/concord-db/concord/auth"
 	"github.com/spf13/cobra"
 	"go.etcd.io/etcd/api/v3/authpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -195,11 +196,13 @@ func readPassword(_ *clientv3.Client, prompt string) (string, error) {
 // and flags: a key, [key, rangeEnd), --prefix, or --from-key.
 type permRange struct {
 	prefix, fromKey bool
+	namespace       string
 }
 
 func (p *permRange) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&p.prefix, "prefix", false, "the permission is on every key with this prefix")
 	cmd.Flags().BoolVar(&p.fromKey, "from-key", false, "the permission is on every key from this one on")
+	cmd.Flags().StringVar(&p.namespace, "namespace", "kv", `what the key names: "kv" (etcd's keys), "sql" (a database name) or "resource" (group/kind/partition/namespace)`)
 }
 
 func (p *permRange) keys(args []string) (string, string, error) {
@@ -216,6 +219,18 @@ func (p *permRange) keys(args []string) (string, string, error) {
 		end = clientv3.GetPrefixRangeEnd(key)
 	case p.fromKey:
 		end = "\x00"
+	}
+	switch ns := auth.Namespace(p.namespace); ns {
+	case auth.NamespaceKV:
+	case auth.NamespaceSQL, auth.NamespaceResource:
+		var e []byte
+		if end != "" {
+			e = []byte(end)
+		}
+		k, e := auth.NamespacedKey(ns, []byte(key), e)
+		return string(k), string(e), nil
+	default:
+		return "", "", usagef("--namespace %q: want kv, sql or resource", p.namespace)
 	}
 	return key, end, nil
 }
