@@ -2,11 +2,17 @@ package agenttest_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -499,5 +505,97 @@ func TestAuthClientCertificateCN(t *testing.T) {
 	}
 	if _, err := carol.Authenticate(ctx, "carol", ""); !errors.Is(err, rpctypes.ErrAuthFailed) {
 		t.Fatalf("password authentication of a no-password user: %v", err)
+	}
+}
+
+// TestAuthTokenExpiryAndInvalidation: a simple token unused for its TTL
+// is refused with etcd's "invalid auth token" on every member, and a
+// password change ends the user's tokens at once.
+func TestAuthTokenExpiryAndInvalidation(t *testing.T) {
+	c := authCluster(t, 3, agenttest.Options{Configure: func(_ int, cfg *agent.Config) { cfg.Auth.TokenTTL = time.Second }})
+	setupAuth(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	use := func(tok string, member int) error {
+		tctx := metadata.NewOutgoingContext(ctx, metadata.Pairs(rpctypes.TokenFieldNameGRPC, tok))
+		_, err := c.Client(member).Get(tctx, "app/x")
+		return err
+	}
+	resp, err := c.Client(0).Authenticate(ctx, "alice", "alicepw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := use(resp.Token, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Every use extends the token's life on the member used: let the TTL
+	// pass untouched, then each member refuses it.
+	lastUse := time.Now()
+	c.WaitFor(10*time.Second, "the token's TTL to pass unused", func() bool { return time.Since(lastUse) > 1500*time.Millisecond })
+	for m := range c.Size() {
+		if err := use(resp.Token, m); !errors.Is(err, rpctypes.ErrInvalidAuthToken) {
+			t.Fatalf("expired token on member %d: %v", m, err)
+		}
+	}
+	resp, err = c.Client(0).Authenticate(ctx, "alice", "alicepw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := userClient(c, "root", "rootpw")
+	if _, err := root.UserChangePassword(ctx, "alice", "newpw"); err != nil {
+		t.Fatal(err)
+	}
+	for m := range c.Size() {
+		c.WaitFor(10*time.Second, "the password change to reach the member", func() bool {
+			return errors.Is(use(resp.Token, m), rpctypes.ErrInvalidAuthToken)
+		})
+	}
+}
+
+// TestAuthJWT runs a cluster with --auth-token jwt: a token signed by one
+// member works on the others, and an auth change makes it old (clientv3
+// authenticates again by itself).
+func TestAuthJWT(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	pubDer, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	priv, pub := filepath.Join(dir, "jwt.key"), filepath.Join(dir, "jwt.pub")
+	if err := os.WriteFile(priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDer}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := authCluster(t, 3, agenttest.Options{Configure: func(_ int, cfg *agent.Config) {
+		cfg.Auth.Token = "jwt,pub-key=" + pub + ",priv-key=" + priv + ",sign-method=ES256,ttl=1m"
+	}})
+	setupAuth(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := c.Client(0).Authenticate(ctx, "alice", "alicepw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(resp.Token, ".") != 2 {
+		t.Fatalf("not a JWT: %q", resp.Token)
+	}
+	tctx := metadata.NewOutgoingContext(ctx, metadata.Pairs(rpctypes.TokenFieldNameGRPC, resp.Token))
+	if _, err := c.Client(2).Put(tctx, "app/j", "v"); err != nil {
+		t.Fatalf("JWT of member 0 on member 2: %v", err)
+	}
+	alice := userClient(c, "alice", "alicepw", 1)
+	if _, err := userClient(c, "root", "rootpw").RoleAdd(ctx, "another"); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitFor(10*time.Second, "the old JWT to be refused", func() bool {
+		_, err := c.Client(2).Put(tctx, "app/j", "v")
+		return errors.Is(err, rpctypes.ErrAuthOldRevision)
+	})
+	if _, err := alice.Put(ctx, "app/j", "w"); err != nil {
+		t.Fatalf("clientv3 after the auth change: %v", err)
 	}
 }
