@@ -1,0 +1,40 @@
+package compare
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/concord-db/concord/bench"
+)
+
+// TestResourceTable checks the resource comparison's table and its
+// verdicts: ratios to the KV lines of the same run, conflicts summed over
+// runs, the watch judged by its write→event p99, not its write latency.
+func TestResourceTable(t *testing.T) {
+	res := &ResourceResults{Workloads: ResourceWorkloads(), Config: map[string]string{"reps": "1", "duration": "5s", "warmup": "1s"}, Runs: []Run{
+		sqlRun("put-64", "concord", 10000), sqlRun("get-lin-64", "concord", 20000), sqlRun("txn-cas-64", "concord", 5000),
+		sqlRun("resource-write-64", "concord", 6000), sqlRun("resource-write-owned-64", "concord", 9000),
+		sqlRun("resource-read-strong-64", "concord", 17000), sqlRun("resource-read-eventual-64", "concord", 25000),
+		{Workload: "resource-watch", Cluster: "concord", Report: &bench.Report{Throughput: 100, Latency: bench.Latency{P50: 1, P99: 2},
+			Watch: &bench.WatchStats{Latency: bench.Latency{P50: 40, P99: 150}}}},
+	}}
+	res.Runs[3].Report.Conflicts = 7
+	var b bytes.Buffer
+	if err := WriteResourceTable(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| 6000 | 1.00 | 2.00 | 0 | 7 |",
+		"resource-write-64 (CAS, read-modify-write) vs KV put-64: 6000 vs KV put 10000 = 0.60x (target ≥ 0.8x): MISSED",
+		"resource-write-owned-64 (CAS on its own last version) vs KV put-64: 9000 vs KV put 10000 = 0.90x (target ≥ 0.8x): met",
+		"resource-write-64 vs KV txn-cas-64 (the same read-then-guarded-write on KV): 1.20x",
+		"resource-read strong-64 vs KV get linearizable-64: 17000 vs KV get 20000 = 0.85x (target ≥ 0.8x): met",
+		"write→event p99 150.0 ms (target < 100 ms): MISSED",
+		"| 100 | 40.00 | 150.00 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
