@@ -34,6 +34,7 @@ const (
 	KindLeaseGrant      Kind = 5 // *pb.LeaseGrantRequest -> *pb.LeaseGrantResponse
 	KindLeaseRevoke     Kind = 6 // *pb.LeaseRevokeRequest -> *pb.LeaseRevokeResponse
 	KindLeaseCheckpoint Kind = 7 // *pb.LeaseCheckpointRequest -> *pb.LeaseCheckpointResponse
+	KindAlarm           Kind = 8 // *pb.AlarmRequest -> *pb.AlarmResponse (alarm.go)
 
 	kindError Kind = 0xFF
 )
@@ -56,6 +57,8 @@ func (k Kind) String() string {
 		return "lease-revoke"
 	case KindLeaseCheckpoint:
 		return "lease-checkpoint"
+	case KindAlarm:
+		return "alarm"
 	}
 	return fmt.Sprintf("kind(%d)", byte(k))
 }
@@ -86,6 +89,8 @@ func newRequest(k Kind) Message {
 		return &pb.LeaseRevokeRequest{}
 	case KindLeaseCheckpoint:
 		return &pb.LeaseCheckpointRequest{}
+	case KindAlarm:
+		return &pb.AlarmRequest{}
 	}
 	return nil
 }
@@ -106,6 +111,8 @@ func newResponse(k Kind) Message {
 		return &pb.LeaseRevokeResponse{}
 	case KindLeaseCheckpoint:
 		return &pb.LeaseCheckpointResponse{}
+	case KindAlarm:
+		return &pb.AlarmResponse{}
 	}
 	return nil
 }

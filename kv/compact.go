@@ -32,7 +32,11 @@ func (w *writer) compact(r *pb.CompactionRequest) (*pb.CompactionResponse, error
 		}
 		seen[v.key] = struct{}{}
 		vs, _ := keys.Get(v.key)
-		switch kept := compactVersions(vs, rev); {
+		kept := compactVersions(vs, rev)
+		for _, d := range vs[:len(vs)-len(kept)] {
+			w.st.size -= recSize(d)
+		}
+		switch {
 		case len(kept) == 0:
 			keys = keys.Delete(v.key)
 		case len(kept) != len(vs):

@@ -44,6 +44,14 @@ var (
 	// ErrNotPrimary is returned by Lessor.Renew and TimeToLive when the
 	// lessor is not the primary (the node is not the leader).
 	ErrNotPrimary = errors.New("not a primary lessor")
+	// ErrNoSpace is returned by a put, a txn that puts or a lease grant
+	// while the NOSPACE alarm is raised, and by Guard.Check when a write
+	// would take the state past its quota (etcd's words, so clients that
+	// match on them keep working).
+	ErrNoSpace = errors.New("mvcc: database space exceeded")
+	// ErrBadAlarm is returned for an alarm request with an unknown action
+	// or alarm type, or a member ID of 0 on activation.
+	ErrBadAlarm = errors.New("kv: malformed alarm request")
 )
 
 // errorCodes gives every sentinel that can cross the log its stable wire
@@ -62,6 +70,8 @@ var errorCodes = []struct {
 	{8, ErrKeyNotFound},
 	{9, ErrNotReadOnly},
 	{10, ErrBadCommand},
+	{11, ErrNoSpace},
+	{12, ErrBadAlarm},
 }
 
 func codeOf(err error) uint64 {

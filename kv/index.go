@@ -120,6 +120,8 @@ type state struct {
 	keys       *keyMap
 	log        []*rec // every version with mod > compactRev, in (rev, sub) order
 	leases     *leaseMap
+	size       int64         // bytes of retained versions, as Size counts them
+	alarms     []alarmMember // raised alarms, by (member, type); replaced, never modified
 }
 
 func emptyState() *state {

@@ -18,6 +18,9 @@ import (
 //	'b' rec ...                        retained versions at or below compactRev, key order
 //	'l' rec ...                        revision log: versions above compactRev, (rev, sub) order
 //	'L' varint id, ttl, remaining ...  leases, ID order
+//	'A' uvarint member, uvarint type   raised alarms, (member, type) order;
+//	                                   only if any (alarm.go), so a store
+//	                                   without alarms writes what it always did
 //	'E' crc32c (4 bytes little endian) of every byte before 'E'
 //
 // where rec is appendRec's form: uvarint len, key, varint mod, varint
@@ -81,6 +84,11 @@ func (s *Snapshot) Persist(w io.Writer) error {
 		e.buf = binary.AppendVarint(e.buf, l.ttl)
 		e.buf = binary.AppendVarint(e.buf, l.remaining)
 		e.flushIfFull()
+	}
+	for _, a := range st.alarms {
+		e.buf = append(e.buf, 'A')
+		e.buf = binary.AppendUvarint(e.buf, a.member)
+		e.buf = binary.AppendUvarint(e.buf, uint64(a.alarm))
 	}
 	e.buf = append(e.buf, 'E')
 	e.h.Write(e.buf)
@@ -147,6 +155,8 @@ func readSnapshot(r io.Reader) (*state, error) {
 			err = b.addRec(tag, d.rec())
 		case 'L':
 			err = b.addLease(&lease{id: d.varint(), ttl: d.varint(), remaining: d.varint()})
+		case 'A':
+			err = b.addAlarm(d.uvarint(), d.uvarint())
 		case 'E':
 			return b.finish(d)
 		default:
@@ -238,6 +248,9 @@ func (b *restorer) finish(d *decoder) (*state, error) {
 	it := st.keys.Iterator()
 	for !it.Done() {
 		k, vs, _ := it.Next()
+		for _, v := range vs {
+			st.size += recSize(v)
+		}
 		v := vs.latest()
 		if v == nil || v.lease == 0 {
 			continue

@@ -105,6 +105,9 @@ func (s *Store) publishIndex(base *state, index uint64) {
 }
 
 func (w *writer) exec(k Kind, req Message) (Message, error) {
+	if err := w.capped(k, req); err != nil {
+		return nil, err
+	}
 	switch k {
 	case KindPut:
 		return w.put(req.(*pb.PutRequest))
@@ -120,6 +123,8 @@ func (w *writer) exec(k Kind, req Message) (Message, error) {
 		return w.revoke(req.(*pb.LeaseRevokeRequest))
 	case KindLeaseCheckpoint:
 		return w.checkpoint(req.(*pb.LeaseCheckpointRequest)), nil
+	case KindAlarm:
+		return w.alarm(req.(*pb.AlarmRequest))
 	}
 	return nil, ErrBadCommand
 }

@@ -94,6 +94,7 @@ func (w *writer) put(p *pb.PutRequest) (*pb.PutResponse, error) {
 		r.key, r.create, r.version = key, prev.create, prev.version+1
 	}
 	w.st.keys = w.st.keys.Set(key, append(vs, r))
+	w.st.size += recSize(r)
 	w.st.rev = rev
 	w.changes = append(w.changes, change{cur: r, prev: prev})
 	if prev != nil && prev.lease != 0 && prev.lease != leaseID {
@@ -136,6 +137,7 @@ func (w *writer) deleteKey(vs versions) *rec {
 	rev := w.writeRev()
 	t := &rec{key: prev.key, mod: rev}
 	w.st.keys = w.st.keys.Set(prev.key, append(vs, t))
+	w.st.size += recSize(t)
 	w.st.rev = rev
 	w.changes = append(w.changes, change{cur: t, prev: prev})
 	if prev.lease != 0 {
