@@ -80,7 +80,9 @@ func (f *resEventFrame) decode(b []byte) error {
 	if err != nil || upsert == nil {
 		return err
 	}
-	// Upsert.resource.data.value.value: the innermost bytes.
+	// Upsert.resource.data.value.value: the innermost bytes. The Any's
+	// value is opaque to a WatchEvent's decoder: bytes that are not a
+	// BytesValue only mean no send time.
 	for _, want := range []protowire.Number{wuResource, resData, anyValue, bytesValue} {
 		var next []byte
 		if err := eachField(upsert, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
@@ -89,6 +91,9 @@ func (f *resEventFrame) decode(b []byte) error {
 			}
 			return nil
 		}); err != nil {
+			if want == bytesValue {
+				return nil
+			}
 			return err
 		}
 		if next == nil {
