@@ -45,7 +45,9 @@ func checkResource(ctx context.Context, t testing.TB, s Scenario, c Cluster, r *
 	if rw == nil {
 		rw = &resWatchers{cancel: func() {}}
 	}
+	settleStart := time.Now()
 	list, target, err := settleResources(ctx, c.Endpoints(), rw)
+	settled := time.Since(settleStart)
 	if err != nil {
 		t.Fatalf("resource watchers and a strong List did not settle after %s: %v", s, err)
 	}
@@ -62,8 +64,8 @@ func checkResource(ctx context.Context, t testing.TB, s Scenario, c Cluster, r *
 	for _, w := range rw.ws {
 		resumes += w.resumes
 	}
-	t.Logf("%s: resources: %d register operations, %d acknowledged creates, %d acknowledged writes, %d resources at revision %d; %d watchers resumed %d times",
-		s.Name, ops, len(acked), len(wrote), len(list), target, len(rw.ws), resumes)
+	t.Logf("%s: resources: %d register operations, %d acknowledged creates, %d acknowledged writes, %d resources at revision %d; %d watchers resumed %d times, settled in %s",
+		s.Name, ops, len(acked), len(wrote), len(list), target, len(rw.ws), resumes, settled.Round(time.Millisecond))
 }
 
 // settleResources repeats a strong List of the workload's type until its
