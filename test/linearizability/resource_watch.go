@@ -3,7 +3,8 @@ package linearizability
 // The resource watchers: WatchList streams on the workload's type, each on
 // a random member, that resume by version (x-concord-from-version) on
 // another random member whenever their stream breaks (a killed, paused or
-// partitioned member, a leader change). Each checks as it goes that the
+// partitioned member, a leader change) and, to exercise resumes on every
+// run, every 1-3 s of their own accord. Each checks as it goes that the
 // events after its snapshot come in strictly increasing version order
 // (no duplicate, nothing out of order) and that an upsert's resource
 // carries its event's version; the end of the run (checkResource) checks
@@ -145,6 +146,11 @@ func (w *resWatcher) watchOnce(ctx context.Context, conns *resConns, ep string) 
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Hop: end this stream after 1-3 s and resume on another random
+	// member, so that every run resumes watches across members many
+	// times, not only when a fault happens to hit a watcher's member.
+	hop := time.AfterFunc(time.Second+time.Duration(w.rng.Int63n(int64(2*time.Second))), cancel)
+	defer hop.Stop()
 	w.mu.Lock()
 	w.kick = cancel
 	resume := w.started
