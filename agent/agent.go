@@ -39,6 +39,11 @@ type Config struct {
 	AdvertiseClientAddr string
 	// Limits bound request sizes as etcd's flags do.
 	Limits etcdapi.Limits
+	// QuotaBackendBytes is etcd's --quota-backend-bytes, on the kv state's
+	// size (kv.Store.Size): 0 kv.DefaultQuota(), below 0 none. Past it a
+	// write raises the NOSPACE alarm, and while it is raised puts, writing
+	// txns, lease grants, SQL writes and resource writes are refused.
+	QuotaBackendBytes int64
 	// AutoCompaction configures the leader's automatic compaction of the
 	// kv history. Default: off (etcd's default).
 	AutoCompaction etcdapi.AutoCompaction
@@ -181,7 +186,8 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		}
 	}
 	reg := server.NewRegistry()
-	opened, err := openFaces(cfg, n, reg, authStore)
+	quota := etcdapi.NewQuota(n, store, cfg.QuotaBackendBytes)
+	opened, err := openFaces(cfg, n, reg, authStore, quota)
 	if err != nil {
 		n.Crash()
 		return nil, err
@@ -191,7 +197,7 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		exts[i] = f.Extension()
 	}
 	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
-		AutoCompaction: cfg.AutoCompaction, ProgressNotifyInterval: cfg.WatchProgressNotifyInterval, Auth: authStore,
+		AutoCompaction: cfg.AutoCompaction, ProgressNotifyInterval: cfg.WatchProgressNotifyInterval, Auth: authStore, Quota: quota,
 		// etcdctl snapshot save writes the same archive as concord snapshot save.
 		Snapshot: func(ctx context.Context, w io.Writer) error {
 			_, err := snaps.WriteArchive(ctx, w)
@@ -278,7 +284,7 @@ func (a *Agent) Crash() {
 
 // openFaces opens the faces of cfg in order, each in its own directory
 // under the data dir. On error the faces already opened are closed.
-func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry, authStore *auth.Store) ([]Face, error) {
+func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry, authStore *auth.Store, quota *kv.Guard) ([]Face, error) {
 	maxRequestBytes := cfg.Limits.MaxRequestBytes
 	if maxRequestBytes <= 0 {
 		maxRequestBytes = etcdapi.DefaultMaxRequestBytes
@@ -291,7 +297,7 @@ func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry, authStore *au
 			return nil, fmt.Errorf("%s: data dir: %w", f.Name(), err)
 		}
 		env := FaceEnv{Node: n, DataDir: dir, Logger: cfg.Logger.With("face", f.Name()), Registry: reg, Auth: authStore,
-			MaxRequestBytes: maxRequestBytes}
+			MaxRequestBytes: maxRequestBytes, Quota: quota}
 		if err := f.Open(env); err != nil {
 			f.Close()
 			closeFaces(opened)

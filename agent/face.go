@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/concord-db/concord/auth"
+	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/server"
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,4 +57,8 @@ type FaceEnv struct {
 	// MaxRequestBytes caps one request, the same for every API (etcd's
 	// --max-request-bytes).
 	MaxRequestBytes int
+	// Quota is the member's space-quota guard (--quota-backend-bytes and
+	// the NOSPACE alarm): a face checks its writes with it before
+	// proposing (the built-in faces propose through quotaNode).
+	Quota *kv.Guard
 }

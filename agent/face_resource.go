@@ -42,7 +42,7 @@ func (f *resourceFace) Open(env FaceEnv) error {
 	if err := env.Node.Register(node.TypeResource, store); err != nil {
 		return fmt.Errorf("resource: %w", err)
 	}
-	f.backend = resource.NewBackend(store, env.Node)
+	f.backend = resource.NewBackend(store, guardedNode(env, resource.CommandGrows))
 	f.api, err = resourceapi.New(resourceapi.Config{
 		Backend:          storeBackend{f.backend},
 		MaxRequestBytes:  env.MaxRequestBytes,

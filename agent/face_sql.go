@@ -49,7 +49,7 @@ func (f *sqlFace) Open(env FaceEnv) error {
 	if err := env.Registry.Register(store); err != nil {
 		return fmt.Errorf("sql: registering metrics: %w", err)
 	}
-	f.db = sqlstore.NewDB(store, env.Node)
+	f.db = sqlstore.NewDB(store, guardedNode(env, nil)) // every SQL proposal may write
 	// The load body may pass the store's cap by one byte, so the store
 	// answers with its own error (pointing to concord snapshot restore).
 	f.api, err = sqlapi.New(sqlapi.Config{DB: f.db, Cluster: env.Node,

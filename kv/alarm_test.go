@@ -205,7 +205,7 @@ func TestGuard(t *testing.T) {
 		proposed++
 		_, err := s.do(cmd)
 		return err
-	})
+	}, noBarrier)
 	ctx := context.Background()
 	if err := g.Check(ctx, 100); err != nil {
 		t.Fatalf("a write that fits: %v", err)
@@ -219,18 +219,29 @@ func TestGuard(t *testing.T) {
 	if err := g.Check(ctx, 1); !errors.Is(err, ErrNoSpace) || proposed != 1 {
 		t.Fatalf("under NOSPACE: %v, proposed %d", err, proposed)
 	}
-	failing := NewGuard(newTestStore(t, Options{}).Store, 1, 5, func(context.Context, []byte) error { return errors.New("no leader") })
+	// A disarm committed elsewhere but not applied here yet: the guard
+	// passes the barrier (which applies it) before refusing.
+	lagging := NewGuard(s.Store, -1, 5, nil, func(context.Context) error {
+		s.must(deactivate(5))
+		return nil
+	})
+	if err := lagging.Check(ctx, 1); err != nil || s.NoSpace() {
+		t.Fatalf("after a disarm the barrier applied: %v", err)
+	}
+	failing := NewGuard(newTestStore(t, Options{}).Store, 1, 5, func(context.Context, []byte) error { return errors.New("no leader") }, noBarrier)
 	var nse *NoSpaceError
 	if err := failing.Check(ctx, 2); !errors.Is(err, ErrNoSpace) || !errors.As(err, &nse) {
 		t.Fatalf("raise failed: %v", err)
 	}
-	if err := NewGuard(newTestStore(t, Options{}).Store, -1, 5, nil).Check(ctx, 1<<40); err != nil {
+	if err := NewGuard(newTestStore(t, Options{}).Store, -1, 5, nil, nil).Check(ctx, 1<<40); err != nil {
 		t.Fatalf("no quota: %v", err)
 	}
 	if DefaultQuota() <= 0 || DefaultQuota() > DefaultQuotaBytes {
 		t.Fatalf("DefaultQuota %d", DefaultQuota())
 	}
 }
+
+func noBarrier(context.Context) error { return nil }
 
 func TestCosts(t *testing.T) {
 	put := &pb.PutRequest{Key: []byte("abc"), Value: []byte("12345")}

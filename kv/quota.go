@@ -51,23 +51,31 @@ func memTotal() int64 {
 // refused at once (and apply refuses the ones already in flight, see
 // alarm.go). Deletes, compaction and reads are never guarded. The quota is
 // this member's setting; the alarm it raises is the cluster's.
+//
+// The guard reads this member's state, which may lag the cluster's: before
+// refusing it passes a read barrier and looks again, so a write that
+// follows a disarm (or a compaction) on another member is not refused
+// because this one has not applied it yet.
 type Guard struct {
 	store  *Store
 	quota  int64
 	member uint64
 	// propose commits an encoded kv command (the alarm).
 	propose func(ctx context.Context, cmd []byte) error
+	// barrier waits until this member has applied everything committed
+	// before the call (a linearizable read barrier).
+	barrier func(ctx context.Context) error
 }
 
 // NewGuard returns a guard on store. quota 0 means DefaultQuota(), below 0
 // no quota (the alarm, if raised by another member, still refuses writes).
 // member is this member's etcd ID, named in the alarm; propose commits a kv
-// command through the log.
-func NewGuard(store *Store, quota int64, member uint64, propose func(ctx context.Context, cmd []byte) error) *Guard {
+// command through the log; barrier is the node's read barrier.
+func NewGuard(store *Store, quota int64, member uint64, propose func(ctx context.Context, cmd []byte) error, barrier func(ctx context.Context) error) *Guard {
 	if quota == 0 {
 		quota = DefaultQuota()
 	}
-	return &Guard{store: store, quota: quota, member: member, propose: propose}
+	return &Guard{store: store, quota: quota, member: member, propose: propose, barrier: barrier}
 }
 
 // Quota returns the quota in bytes (negative: none).
@@ -78,20 +86,29 @@ func (g *Guard) Quota() int64 { return g.quota }
 // second case it first raises NOSPACE (an error raising it is returned
 // wrapped, the write is refused either way).
 func (g *Guard) Check(ctx context.Context, cost int64) error {
-	if g == nil {
+	if g == nil || g.fits(cost) {
+		return nil
+	}
+	if err := g.barrier(ctx); err != nil {
+		return err
+	}
+	if g.fits(cost) {
 		return nil
 	}
 	if g.store.NoSpace() {
 		return ErrNoSpace
-	}
-	if g.quota < 0 || g.store.Size()+cost <= g.quota {
-		return nil
 	}
 	req := &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: g.member, Alarm: pb.AlarmType_NOSPACE}
 	if err := g.propose(ctx, EncodeAlarm(req)); err != nil {
 		return &NoSpaceError{Raise: err}
 	}
 	return ErrNoSpace
+}
+
+// fits reports whether, as far as this member has applied, NOSPACE is not
+// raised and the write fits the quota.
+func (g *Guard) fits(cost int64) bool {
+	return !g.store.NoSpace() && (g.quota < 0 || g.store.Size()+cost <= g.quota)
 }
 
 // NoSpaceError is ErrNoSpace when raising the alarm failed too.

@@ -26,6 +26,9 @@ const (
 	CodeUnknownOutcome   = "unknown_outcome"
 	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"
+	// CodeNoSpace: the NOSPACE alarm is raised or the write would pass the
+	// space quota (HTTP 507); reads, deletes and compaction still work.
+	CodeNoSpace = "no_space"
 )
 
 // ErrorBody is the JSON body of every error response.

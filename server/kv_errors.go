@@ -29,6 +29,7 @@ var etcdErrors = []struct {
 	{rpctypes.ErrGRPCLeaseNotFound, http.StatusNotFound, CodeLeaseNotFound},
 	{rpctypes.ErrGRPCKeyNotFound, http.StatusNotFound, CodeKeyNotFound},
 	{rpctypes.ErrGRPCRequestTooLarge, http.StatusRequestEntityTooLarge, CodeTooLarge},
+	{rpctypes.ErrGRPCNoSpace, http.StatusInsufficientStorage, CodeNoSpace},
 	{rpctypes.ErrGRPCNoLeader, http.StatusServiceUnavailable, CodeNoLeader},
 	{rpctypes.ErrGRPCNotLeader, http.StatusServiceUnavailable, CodeNotLeader},
 	{rpctypes.ErrGRPCStopped, http.StatusServiceUnavailable, CodeShutdown},

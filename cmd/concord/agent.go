@@ -56,6 +56,7 @@ type agentOptions struct {
 
 	maxRequestBytes         int
 	maxTxnOps               int
+	quotaBackendBytes       int64
 	autoCompactionMode      string
 	autoCompactionRetention string
 
@@ -114,6 +115,7 @@ rejoins with no such flag. --dev runs a single node with its data in
 
 	f.IntVar(&o.maxRequestBytes, "max-request-bytes", etcdapi.DefaultMaxRequestBytes, "largest write request accepted, in bytes (etcd's default)")
 	f.IntVar(&o.maxTxnOps, "max-txn-ops", etcdapi.DefaultMaxTxnOps, "most operations in one transaction branch (etcd's default)")
+	f.Int64Var(&o.quotaBackendBytes, "quota-backend-bytes", 0, "space quota on the kv state held in memory, in bytes: past it writes raise the NOSPACE alarm and are refused until `etcdctl alarm disarm`; 0: etcd's 2 GiB or a quarter of the machine's memory if smaller; negative: no quota")
 	f.StringVar(&o.autoCompactionMode, "auto-compaction-mode", "periodic", "periodic (keep a duration of history) or revision (keep a number of revisions)")
 	f.StringVar(&o.autoCompactionRetention, "auto-compaction-retention", "0", `history kept by auto compaction: a duration ("1h", or a number of hours) or a revision count; 0 disables it`)
 
@@ -135,6 +137,7 @@ type agentConfig struct {
 	logLevel            slog.Level
 	dev                 bool
 	limits              etcdapi.Limits
+	quotaBackendBytes   int64
 	autoCompaction      etcdapi.AutoCompaction
 	snapshot            server.SnapshotConfig // Node is filled in by the agent
 	sql                 sqlstore.Config       // Dir is filled in by the agent
@@ -150,6 +153,7 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
 	}
 	ac.limits = etcdapi.Limits{MaxRequestBytes: o.maxRequestBytes, MaxTxnOps: o.maxTxnOps}
+	ac.quotaBackendBytes = o.quotaBackendBytes
 	if o.maxRequestBytes <= 0 || o.maxTxnOps <= 0 {
 		errs = append(errs, fmt.Errorf("--max-request-bytes (%d) and --max-txn-ops (%d) must be positive", o.maxRequestBytes, o.maxTxnOps))
 	}
@@ -277,6 +281,7 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		ClientAddr:          ac.clientAddr,
 		AdvertiseClientAddr: ac.advertiseClientAddr,
 		Limits:              ac.limits,
+		QuotaBackendBytes:   ac.quotaBackendBytes,
 		AutoCompaction:      ac.autoCompaction,
 		Snapshot:            ac.snapshot,
 		SQL:                 ac.sql,

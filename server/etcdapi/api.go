@@ -80,6 +80,8 @@ type API struct {
 	acked         ackedIndex
 	// auth decides every call (nil: no auth, everything allowed).
 	auth *auth.Store
+	// quota guards puts, writing txns and lease grants (quota.go).
+	quota *kv.Guard
 	// Snapshot streams a backup for Maintenance.Snapshot. Default: the
 	// node's state.bin.
 	snapshot func(ctx context.Context, w io.Writer) error
@@ -103,6 +105,12 @@ type Config struct {
 	// UnaryInterceptor and StreamInterceptor on the gRPC server). Nil: no
 	// Auth service, everything allowed.
 	Auth *auth.Store
+	// QuotaBytes is etcd's --quota-backend-bytes on the kv state's Size:
+	// 0 kv.DefaultQuota(), below 0 none. See kv.Guard.
+	QuotaBytes int64
+	// Quota, if set, is the guard to use instead of one built from
+	// QuotaBytes (the agent shares one with the other faces).
+	Quota *kv.Guard
 }
 
 // New returns an API. Register it on a grpc.Server with Register.
@@ -113,6 +121,10 @@ func New(cfg Config) *API {
 	}
 	a := &API{node: cfg.Node, store: cfg.Store, lessor: cfg.Lessor, limits: cfg.Limits, logger: cfg.Logger, snapshot: cfg.Snapshot, compaction: cfg.AutoCompaction,
 		progressEvery: cfg.ProgressNotifyInterval, auth: cfg.Auth}
+	a.quota = cfg.Quota
+	if a.quota == nil {
+		a.quota = newQuota(cfg.Node, cfg.Store, cfg.QuotaBytes, &a.acked)
+	}
 	if a.progressEvery <= 0 {
 		a.progressEvery = DefaultProgressNotifyInterval
 	}
@@ -123,6 +135,29 @@ func New(cfg Config) *API {
 		}
 	}
 	return a
+}
+
+// NewQuota returns the space quota's guard for store (see kv.Guard), which
+// raises NOSPACE through n as member n.ID(); quotaBytes as in
+// Config.QuotaBytes. Give it to New as Config.Quota to share it.
+func NewQuota(n Node, store *kv.Store, quotaBytes int64) *kv.Guard {
+	return newQuota(n, store, quotaBytes, nil)
+}
+
+// newQuota is NewQuota where acked, if not nil, learns the alarm's index so
+// this member's later reads see it.
+func newQuota(n Node, store *kv.Store, quotaBytes int64, acked *ackedIndex) *kv.Guard {
+	return kv.NewGuard(store, quotaBytes, MemberID(n.ID()), func(ctx context.Context, cmd []byte) error {
+		res, err := n.Apply(ctx, node.TypeKV, cmd)
+		if err != nil {
+			return err
+		}
+		if acked != nil {
+			acked.advance(res.Index)
+		}
+		_, err = kv.ResultAs[*pb.AlarmResponse](res.Data)
+		return err
+	}, n.ReadBarrier)
 }
 
 // Register registers every service on s.

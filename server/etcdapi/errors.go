@@ -19,6 +19,8 @@ var errMap = []struct {
 	grpc error
 }{
 	{kv.ErrCompacted, rpctypes.ErrGRPCCompacted},
+	{kv.ErrNoSpace, rpctypes.ErrGRPCNoSpace},
+	{kv.ErrBadAlarm, status.Error(codes.InvalidArgument, "etcdserver: "+kv.ErrBadAlarm.Error())},
 	{kv.ErrFutureRev, rpctypes.ErrGRPCFutureRev},
 	{kv.ErrLeaseNotFound, rpctypes.ErrGRPCLeaseNotFound},
 	{kv.ErrLeaseExists, rpctypes.ErrGRPCLeaseExist},

@@ -30,6 +30,9 @@ func (s *kvService) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse,
 	if err := checkPut(r); err != nil {
 		return nil, err
 	}
+	if err := s.a.quota.Check(ctx, kv.PutCost(r)); err != nil {
+		return nil, toGRPC(err)
+	}
 	resp, err := propose[*pb.PutResponse](ctx, s.a, kv.EncodePut(r))
 	if err != nil {
 		return nil, err
@@ -65,6 +68,11 @@ func (s *kvService) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse,
 		resp, err = s.a.store.ReadTxn(r)
 		err = toGRPC(err)
 	} else {
+		if cost := kv.TxnCost(r); cost > 0 {
+			if err := s.a.quota.Check(ctx, cost); err != nil {
+				return nil, toGRPC(err)
+			}
+		}
 		resp, err = propose[*pb.TxnResponse](ctx, s.a, kv.EncodeTxn(r))
 	}
 	if err != nil {

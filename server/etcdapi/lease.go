@@ -28,6 +28,9 @@ func (s *leaseService) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) 
 	if req.ID == 0 {
 		req.ID = newLeaseID()
 	}
+	if err := s.a.quota.Check(ctx, kv.LeaseGrantCost); err != nil {
+		return nil, toGRPC(err)
+	}
 	resp, err := propose[*pb.LeaseGrantResponse](ctx, s.a, kv.EncodeLeaseGrant(&req))
 	if err != nil {
 		return nil, err

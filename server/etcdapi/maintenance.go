@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"io"
 
+	"github.com/concord-db/concord/kv"
+
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
@@ -14,10 +16,28 @@ const Version = "3.6.0"
 
 type maintenanceService struct{ a *API }
 
-func (s *maintenanceService) Alarm(context.Context, *pb.AlarmRequest) (*pb.AlarmResponse, error) {
-	// concord raises no alarms: its state lives in memory, with no quota.
-	return &pb.AlarmResponse{Header: s.a.header(nil)}, nil
+// Alarm lists, raises or disarms alarms as etcd does: GET answers the
+// alarms of the type asked (all for NONE) after a linearizable read
+// barrier; ACTIVATE and DEACTIVATE go through the log (kv/alarm.go), so the
+// whole cluster agrees and a disarmed NOSPACE lets writes in again.
+func (s *maintenanceService) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	if r.Action == pb.AlarmRequest_GET {
+		if err := s.a.readBarrier(ctx, false); err != nil {
+			return nil, err
+		}
+		return &pb.AlarmResponse{Header: s.a.header(nil), Alarms: s.a.store.Alarms(r.Alarm)}, nil
+	}
+	resp, err := propose[*pb.AlarmResponse](ctx, s.a, kv.EncodeAlarm(r))
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = s.a.header(resp.Header)
+	return resp, nil
 }
+
+// Quota returns the guard the API checks puts, writing txns and lease
+// grants with, for the other faces' writes to use (kv.Guard.Check).
+func (a *API) Quota() *kv.Guard { return a.quota }
 
 func (s *maintenanceService) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
 	st := s.a.node.Status()
@@ -30,6 +50,9 @@ func (s *maintenanceService) Status(ctx context.Context, _ *pb.StatusRequest) (*
 		DbSize:           s.a.store.Size(),
 		DbSizeInUse:      s.a.store.Size(),
 		StorageVersion:   "3.6.0",
+	}
+	for _, a := range s.a.store.Alarms(pb.AlarmType_NONE) {
+		resp.Errors = append(resp.Errors, a.String()) // as etcd lists raised alarms
 	}
 	if st.LeaderID != "" {
 		resp.Leader = MemberID(st.LeaderID)

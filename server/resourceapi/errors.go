@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
+	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/resource"
 )
@@ -46,15 +47,19 @@ func (e *TooLargeError) Error() string {
 // Error codes of the REST API's JSON error body ({"error": ..., "code":
 // ...}). Scripts match on them, never on the message.
 const (
-	CodeInvalid            = "invalid_argument"
-	CodeTooLarge           = "too_large"
-	CodeNotFound           = "not_found"
-	CodeCASFailure         = "cas_failure"
-	CodeWrongUid           = "wrong_uid"
-	CodeGroupVersion       = "group_version_mismatch"
-	CodeHistoryCompacted   = "history_compacted"
-	CodeWatchOverflow      = "watch_overflow"
-	CodeInconsistent       = "inconsistent"
+	CodeInvalid          = "invalid_argument"
+	CodeTooLarge         = "too_large"
+	CodeNotFound         = "not_found"
+	CodeCASFailure       = "cas_failure"
+	CodeWrongUid         = "wrong_uid"
+	CodeGroupVersion     = "group_version_mismatch"
+	CodeHistoryCompacted = "history_compacted"
+	CodeWatchOverflow    = "watch_overflow"
+	CodeInconsistent     = "inconsistent"
+	// CodeNoSpace: the cluster's NOSPACE alarm is raised or the write would
+	// pass the space quota (etcd's mvcc: database space exceeded); deletes
+	// still work.
+	CodeNoSpace            = "no_space"
 	CodeUnavailable        = "unavailable"
 	CodeTimeout            = "timeout"
 	CodeUnknownOutcome     = "unknown_outcome"
@@ -96,6 +101,7 @@ var mapping = []struct {
 	{node.ErrRemoved, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
 	{node.ErrShutdown, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
 	{resource.ErrWatchClosed, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
+	{kv.ErrNoSpace, wireError{codes.ResourceExhausted, http.StatusInsufficientStorage, CodeNoSpace}},
 	{resource.ErrInconsistent, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeInconsistent}},
 }
 
@@ -255,4 +261,5 @@ var fromCode = map[string]error{
 	CodeUnknownOutcome: fmt.Errorf("%w: %w", resource.ErrInconsistent, node.ErrUnknownOutcome),
 	CodeTimeout:        fmt.Errorf("%w: %w", resource.ErrInconsistent, node.ErrTimeout),
 	CodeCanceled:       context.Canceled,
+	CodeNoSpace:        kv.ErrNoSpace,
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/sqlstore"
 )
@@ -47,6 +48,7 @@ var statusMapping = []struct {
 	{sqlstore.ErrQueryTimeout, http.StatusGatewayTimeout},
 	{sqlstore.ErrStale, http.StatusServiceUnavailable},
 	{sqlstore.ErrClosed, http.StatusServiceUnavailable},
+	{kv.ErrNoSpace, http.StatusInsufficientStorage}, // the space quota's guard (agent)
 	{node.ErrNotLeader, http.StatusServiceUnavailable},
 	{node.ErrNoLeader, http.StatusServiceUnavailable},
 	{node.ErrRemoved, http.StatusServiceUnavailable},
