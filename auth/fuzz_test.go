@@ -2,7 +2,11 @@ package auth
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"net/http"
 	"testing"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/authpb"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -70,6 +74,34 @@ func FuzzRestore(f *testing.F) {
 		st2, err := decodeState(encodeState(&s.st))
 		if err != nil || !equalState(&st2, &s.st) {
 			t.Fatalf("re-encoding: %v", err)
+		}
+	})
+}
+
+// FuzzIdentityFromHTTP: any Authorization header either names a user that
+// exists with the right credentials or is refused with one of the auth
+// errors; nothing panics.
+func FuzzIdentityFromHTTP(f *testing.F) {
+	f.Add("Basic cm9vdDpyb290cHc=") // root:rootpw
+	f.Add("Basic cm9vdDp3cm9uZw==") // root:wrong
+	f.Add("Bearer abcdefghijklmnop.7")
+	f.Add("Bearer a.b.c")
+	f.Add("Negotiate x")
+	f.Add("")
+	s, _ := newTestStore(f, Config{TokenWait: time.Millisecond})
+	enableWithRoot(f, s)
+	f.Fuzz(func(t *testing.T, header string) {
+		r, _ := http.NewRequestWithContext(context.Background(), "GET", "/", nil)
+		r.Header.Set("Authorization", header)
+		id, err := s.IdentityFromHTTP(r)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidAuthToken) && !errors.Is(err, ErrAuthFailed) && !errors.Is(err, ErrNoPasswordUser) && !errors.Is(err, ErrAuthNotEnabled) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if id.Name != "" && id.Name != RootUser {
+			t.Fatalf("header %q authenticated %q", header, id.Name)
 		}
 	})
 }

@@ -66,7 +66,7 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newTestStore(t *testing.T, cfg Config) (*Store, *fakeClock) {
+func newTestStore(t testing.TB, cfg Config) (*Store, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	if cfg.Now == nil {
@@ -87,7 +87,7 @@ func newTestStore(t *testing.T, cfg Config) (*Store, *fakeClock) {
 var root = Identity{Name: RootUser}
 
 // must fails the test on err.
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func must(t *testing.T, err error) {
 
 // enableWithRoot adds root (password "rootpw") with the root role and
 // enables auth.
-func enableWithRoot(t *testing.T, s *Store) {
+func enableWithRoot(t testing.TB, s *Store) {
 	t.Helper()
 	ctx := context.Background()
 	must(t, s.UserAdd(ctx, Identity{}, userAdd(RootUser, "rootpw")))

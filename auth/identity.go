@@ -102,7 +102,11 @@ func (s *Store) tokenIdentity(ctx context.Context, token string) (Identity, erro
 		return Identity{}, ErrInvalidAuthToken
 	}
 	if s.appliedIndex() < index {
-		if err := s.node.WaitApplied(ctx, index); err != nil {
+		// Bounded: a made-up index must not hold the request.
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.TokenWait)
+		err := s.node.WaitApplied(wctx, index)
+		cancel()
+		if err != nil {
 			return Identity{}, ErrInvalidAuthToken
 		}
 	}

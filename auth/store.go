@@ -29,6 +29,10 @@ type Config struct {
 	// by its verified client certificate's common name, as etcd does with
 	// --client-cert-auth. The agent sets it from the client TLS settings.
 	ClientCertAuth bool
+	// TokenWait bounds how long a member waits to apply the log entry that
+	// issued a simple token presented to it before it was applied here
+	// (a client that moved to a lagging member). Default 5s.
+	TokenWait time.Duration
 	// Logger receives auth events. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock of token lifetimes. Default time.Now. For tests.
@@ -59,6 +63,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BcryptCost == 0 {
 		c.BcryptCost = bcrypt.DefaultCost
+	}
+	if c.TokenWait <= 0 {
+		c.TokenWait = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
