@@ -281,6 +281,9 @@ func (sn *snapshots) forward(w http.ResponseWriter, r *http.Request) {
 	req.ContentLength = r.ContentLength
 	req.Header.Set("Content-Type", r.Header.Get("Content-Type"))
 	req.Header.Set(ForwardedHeader, n.ID())
+	if a := r.Header.Get("Authorization"); a != "" {
+		req.Header.Set("Authorization", a) // the leader checks the same user
+	}
 	resp, err := sn.cfg.Client.Do(req)
 	if err != nil {
 		var mbe *http.MaxBytesError
