@@ -125,7 +125,9 @@ func (l *Log) StoreLogs(logs []*raft.Log) error {
 		l.buf = buf // keep a moderate buffer for the next batch
 	}
 	if err := l.append(buf, offs, logs[0].Index, logs[len(logs)-1].Index); err != nil {
-		l.failed = err
+		if !errors.Is(err, ErrNoSpace) { // see ErrNoSpace: retrying is safe
+			l.failed = err
+		}
 		return err
 	}
 	return nil
@@ -178,6 +180,9 @@ func (l *Log) append(buf []byte, offs []int64, first, last uint64) error {
 	if seg == nil || seg.size+int64(len(buf)) > l.opts.SegmentSize {
 		var err error
 		if seg, err = createSegment(l.dir, first, l.zerosAhead()); err != nil {
+			if isNoSpace(err) { // no file was left: createSegment failed at its creation
+				return fmt.Errorf("%w: new segment: %w", ErrNoSpace, err)
+			}
 			return fmt.Errorf("wal: new segment: %w", err)
 		}
 		created = true
@@ -188,7 +193,13 @@ func (l *Log) append(buf []byte, offs []int64, first, last uint64) error {
 	}
 	if err := seg.write(buf); err != nil {
 		if created {
+			// Remove the new segment so a retry can create it again; a
+			// crash before the removal leaves a segment Open reads as
+			// empty or torn.
 			seg.f.Close()
+			if errors.Is(err, ErrNoSpace) && os.Remove(seg.path) == nil {
+				syncDir(l.dir)
+			}
 		}
 		return fmt.Errorf("wal: append entries [%d, %d] to %s: %w", first, last, seg.path, err)
 	}

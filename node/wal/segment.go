@@ -67,6 +67,7 @@ func createSegment(dir string, first uint64, ahead int64) (*segment, error) {
 	}
 	if err := syncDir(dir); err != nil {
 		f.Close()
+		os.Remove(path) // still empty: a retry creates it again
 		return nil, err
 	}
 	return &segment{first: first, path: path, f: f, ahead: ahead}, nil
@@ -119,13 +120,13 @@ func (s *segment) read(index uint64, l *raft.Log) error {
 // next batches overwrite allocated blocks. Open reads zeros after the last
 // record as the log's clean end (scan.go).
 func (s *segment) write(b []byte) error {
-	if _, err := s.f.WriteAt(b, s.size); err != nil {
+	if err := writeData(s.f, b, s.size); err != nil {
 		return err
 	}
 	end := s.size + int64(len(b))
 	alloc := s.alloc
 	if end > alloc {
-		if _, err := s.f.WriteAt(zeroChunk[:s.ahead], end); err != nil {
+		if err := writeData(s.f, zeroChunk[:s.ahead], end); err != nil {
 			return err
 		}
 		alloc = end + s.ahead

@@ -147,8 +147,10 @@ func (s *stableStore) set(k, v []byte) error {
 	next := maps.Clone(s.kv)
 	next[string(k)] = append([]byte{}, v...)
 	frame := appendFrame(nil, encodeStable(next))
-	if _, err := s.f.WriteAt(frame, s.size); err != nil {
-		s.failed = err
+	if err := writeData(s.f, frame, s.size); err != nil {
+		if !errors.Is(err, ErrNoSpace) { // the next set overwrites a partial frame
+			s.failed = err
+		}
 		return fmt.Errorf("wal: write stable store: %w", err)
 	}
 	if err := datasync(s.f); err != nil {
@@ -158,6 +160,9 @@ func (s *stableStore) set(k, v []byte) error {
 	s.kv, s.size = next, s.size+int64(len(frame))
 	if s.size > stableCompactSize {
 		if err := s.rewrite(); err != nil {
+			if isNoSpace(err) {
+				return nil // the frame is durable; compaction waits for the next set
+			}
 			s.failed = err
 			return fmt.Errorf("wal: compact stable store: %w", err)
 		}
