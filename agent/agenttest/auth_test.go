@@ -528,6 +528,10 @@ func TestAuthTokenExpiryAndInvalidation(t *testing.T) {
 	if err := use(resp.Token, 1); err != nil {
 		t.Fatal(err)
 	}
+	alice := userClient(c, "alice", "alicepw", 2)
+	if _, err := alice.Get(ctx, "app/x"); err != nil {
+		t.Fatal(err)
+	}
 	// Every use extends the token's life on the member used: let the TTL
 	// pass untouched, then each member refuses it.
 	lastUse := time.Now()
@@ -536,6 +540,11 @@ func TestAuthTokenExpiryAndInvalidation(t *testing.T) {
 		if err := use(resp.Token, m); !errors.Is(err, rpctypes.ErrInvalidAuthToken) {
 			t.Fatalf("expired token on member %d: %v", m, err)
 		}
+	}
+	// clientv3 authenticates again by itself (sending its stale token
+	// with Authenticate, which must ignore it).
+	if _, err := alice.Get(ctx, "app/x"); err != nil {
+		t.Fatalf("clientv3 after its token expired: %v", err)
 	}
 	resp, err = c.Client(0).Authenticate(ctx, "alice", "alicepw")
 	if err != nil {
