@@ -81,6 +81,8 @@ func SectionName(t uint8) string {
 		return "resource"
 	case node.TypeSQL:
 		return "sql"
+	case node.TypeAuth:
+		return "auth"
 	}
 	if node.Type(t) >= node.TypeUser {
 		return fmt.Sprintf("user-%d", t)
