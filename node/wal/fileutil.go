@@ -11,17 +11,42 @@ import (
 // and benchmarks can check the cost of each operation.
 var syncs atomic.Uint64
 
+// syncObserver, when set, sees every file this package has synced.
+var syncObserver atomic.Pointer[func(*os.File)]
+
+// SetSyncObserver makes fn see every file and directory this package has
+// just fsync'ed or fdatasync'ed, in the syncing goroutine, before the
+// sync's caller goes on (and so before anything it made durable is
+// acknowledged). internal/lazyfs uses it to learn what a simulated crash
+// must keep and what it may lose; fn may block to hold a "crashed" writer.
+// Nil removes the observer. For tests: it is process-wide.
+func SetSyncObserver(fn func(*os.File)) {
+	if fn == nil {
+		syncObserver.Store(nil)
+		return
+	}
+	syncObserver.Store(&fn)
+}
+
+// synced tells the observer, if any, that f was synced without error.
+func synced(f *os.File, err error) error {
+	if fn := syncObserver.Load(); fn != nil && err == nil {
+		(*fn)(f)
+	}
+	return err
+}
+
 // datasync flushes f's data and the metadata needed to read it back (its
 // size): fdatasync(2) where the platform has it.
 func datasync(f *os.File) error {
 	syncs.Add(1)
-	return fdatasync(f)
+	return synced(f, fdatasync(f))
 }
 
 // syncFile flushes f's data and all its metadata: fsync(2).
 func syncFile(f *os.File) error {
 	syncs.Add(1)
-	return f.Sync()
+	return synced(f, f.Sync())
 }
 
 // syncDir makes the creations, renames and removals of entries in dir

@@ -1,0 +1,174 @@
+package lazyfs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Crash rewrites the watched files as a power loss at the Freeze may leave
+// them (Freeze first if the caller did not), choosing each file's Mode with
+// rng, then takes what is on disk now as durable and thaws. Call it once
+// the writer has stopped: its files must be closed.
+func (d *Disk) Crash(rng *rand.Rand) (Loss, error) {
+	d.Freeze()
+	defer d.Thaw()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var loss Loss
+	dirs := make([]string, 0, len(d.dirs))
+	for dir := range d.dirs {
+		dirs = append(dirs, dir)
+	}
+	sort.Strings(dirs) // rng draws in a fixed order: a seed replays
+	for _, dir := range dirs {
+		if err := d.crashDir(dir, rng, &loss); err != nil {
+			return loss, fmt.Errorf("lazyfs: crash %s: %w", dir, err)
+		}
+	}
+	if err := d.rebase(dirs); err != nil {
+		return loss, err
+	}
+	d.frozen = false
+	return loss, nil
+}
+
+// crashDir loses what was not durable in dir.
+func (d *Disk) crashDir(dir string, rng *rand.Rand, loss *Loss) error {
+	now, err := listNames(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	durable := d.dirs[dir] // nil: never synced, every name counts as durable
+	names := make([]string, 0, len(now))
+	for name := range now {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		if durable != nil && !durable[name] {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			loss.Removed++
+			loss.Bytes += fi.Size()
+			continue
+		}
+		var old []byte
+		if rec := d.files[inode(fi)]; rec != nil {
+			old = rec.data
+		}
+		cur, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		mode := d.modes[rng.Intn(len(d.modes))]
+		next, lost := lose(old, cur, mode, rng)
+		if lost == 0 && bytes.Equal(next, cur) {
+			continue
+		}
+		if err := os.WriteFile(path, next, fi.Mode().Perm()); err != nil {
+			return err
+		}
+		loss.Files++
+		loss.Modes[mode]++
+		loss.Bytes += lost
+	}
+	for name := range durable {
+		if now[name] {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		for _, rec := range d.files {
+			if rec.path == path {
+				if err := os.WriteFile(path, rec.data, 0o600); err != nil {
+					return err
+				}
+				loss.Revived++
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// lose returns what a power loss may leave of a file whose contents were
+// old at its last sync and are cur now, and how many of cur's bytes since
+// then it lost. The un-synced writes are taken to be cur from the first
+// byte where it differs from old onwards.
+func lose(old, cur []byte, mode Mode, rng *rand.Rand) ([]byte, int64) {
+	p := 0
+	for p < len(old) && p < len(cur) && old[p] == cur[p] {
+		p++
+	}
+	if p == len(cur) && len(old) <= len(cur) {
+		return cur, 0 // nothing written since the sync
+	}
+	q := len(cur) // the end of the un-synced writes: past it cur matches old
+	for q > p && q <= len(old) && old[q-1] == cur[q-1] {
+		q--
+	}
+	keep := p
+	if mode != Drop {
+		keep = p + rng.Intn(q-p+1)
+	}
+	next := append([]byte{}, cur[:keep]...)
+	if mode == Torn && keep < len(cur) {
+		tear := min(pageSize-keep%pageSize, len(cur)-keep)
+		garbage := make([]byte, tear)
+		rng.Read(garbage)
+		next = append(next, garbage...)
+	}
+	if len(old) > len(next) {
+		next = append(next, old[len(next):]...)
+	}
+	return next, int64(q - keep)
+}
+
+// rebase takes what is on disk now as durable: the state a restarted
+// writer starts from.
+func (d *Disk) rebase(dirs []string) error {
+	d.files = map[uint64]*record{}
+	for _, dir := range dirs {
+		names, err := listNames(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			delete(d.dirs, dir)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("lazyfs: list %s: %w", dir, err)
+		}
+		d.dirs[dir] = names
+		for name := range names {
+			path := filepath.Join(dir, name)
+			fi, err := os.Lstat(path)
+			if err != nil {
+				return fmt.Errorf("lazyfs: %w", err)
+			}
+			if !fi.Mode().IsRegular() {
+				continue
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("lazyfs: %w", err)
+			}
+			d.files[inode(fi)] = &record{path: path, data: data}
+		}
+	}
+	return nil
+}

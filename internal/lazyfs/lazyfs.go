@@ -1,0 +1,278 @@
+// Package lazyfs simulates, for tests, what a power loss does to files
+// whose writes were not yet fsync'ed: the effect Jepsen's lazyfs produces,
+// in process and without FUSE.
+//
+// A Disk watches the files under one root that node/wal syncs (through
+// wal.SetSyncObserver): at each fsync/fdatasync of a file it records the
+// file's contents as durable, at each fsync of a directory the names in it.
+// Crash then rewrites every watched file as a power loss may leave it:
+// everything written since the file's last sync dropped, or a random
+// prefix of it kept, or that prefix followed by a torn page of garbage; a
+// name created since its directory's last sync removed, a name removed
+// since then brought back with its durable contents.
+//
+// Freeze marks the crash instant: a sync after it blocks until Thaw and is
+// not recorded, so nothing the crashed writer syncs later counts as
+// durable, and (while the writer's network is cut) nothing it would
+// acknowledge on the strength of such a sync reaches anyone.
+//
+// What a Disk watches is what node/wal syncs: the raft log segments, the
+// stable store, their directory. Files other code writes (raft's snapshot
+// store, SQLite's database, node-id) are left as they are.
+//
+// Recording reads the file from the page before the end of its previous
+// durable contents onwards (append-mostly files, like node/wal's): a write
+// further back than that, between two syncs, is not seen. The read stops at
+// the first zero-filled 64 KiB chunk past the old end: node/wal's segments
+// keep up to 1 MiB of preallocated zeros after their records.
+package lazyfs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/concord-db/concord/node/wal"
+)
+
+// Mode is what Crash does to the writes since a file's last sync.
+type Mode int
+
+const (
+	// Drop loses every write since the last sync.
+	Drop Mode = iota
+	// Prefix keeps a random prefix of those writes (in file order).
+	Prefix
+	// Torn keeps a random prefix and fills the rest of its last 4 KiB page
+	// with garbage, as a torn sector write leaves it.
+	Torn
+	nModes
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Drop:
+		return "drop"
+	case Prefix:
+		return "prefix"
+	case Torn:
+		return "torn"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+const (
+	pageSize  = 4096
+	chunkSize = 64 << 10
+)
+
+// Disk is the durable state of the files under one root.
+type Disk struct {
+	root string
+
+	mu     sync.Mutex
+	files  map[uint64]*record         // by inode: contents at the last sync
+	dirs   map[string]map[string]bool // directory -> names at its last sync
+	modes  []Mode
+	frozen bool
+	thaw   chan struct{}
+}
+
+// record is a file's durable contents and the path it was synced under.
+type record struct {
+	path string
+	data []byte
+}
+
+// Loss is what one Crash did.
+type Loss struct {
+	Files   int   // files whose contents changed
+	Removed int   // names removed: created after their directory's last sync
+	Revived int   // names brought back: removed after their directory's last sync
+	Bytes   int64 // un-synced bytes lost (dropped or torn)
+	Modes   [nModes]int
+}
+
+func (l Loss) String() string {
+	return fmt.Sprintf("%d files (drop %d, prefix %d, torn %d), %d bytes lost, %d names removed, %d revived",
+		l.Files, l.Modes[Drop], l.Modes[Prefix], l.Modes[Torn], l.Bytes, l.Removed, l.Revived)
+}
+
+var (
+	regMu sync.Mutex
+	disks = map[string]*Disk{}
+)
+
+// New watches the files under root (which need not exist yet) from now
+// on. Files there before New are taken as durable when first synced; call
+// New before anything writes under root. Close stops watching.
+func New(root string) *Disk {
+	d := &Disk{root: filepath.Clean(root), files: map[uint64]*record{}, dirs: map[string]map[string]bool{},
+		modes: []Mode{Drop, Prefix, Torn}, thaw: make(chan struct{})}
+	close(d.thaw)
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := disks[d.root]; dup {
+		panic("lazyfs: two disks for " + d.root)
+	}
+	disks[d.root] = d
+	if len(disks) == 1 {
+		wal.SetSyncObserver(observe)
+	}
+	return d
+}
+
+// SetModes limits the modes Crash chooses from (all three by default).
+func (d *Disk) SetModes(modes ...Mode) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(modes) > 0 {
+		d.modes = modes
+	}
+}
+
+// Close stops watching the root.
+func (d *Disk) Close() {
+	d.Thaw()
+	regMu.Lock()
+	defer regMu.Unlock()
+	delete(disks, d.root)
+	if len(disks) == 0 {
+		wal.SetSyncObserver(nil)
+	}
+}
+
+// observe routes a sync to the Disk whose root holds the file.
+func observe(f *os.File) {
+	path := filepath.Clean(f.Name())
+	regMu.Lock()
+	var d *Disk
+	for root, disk := range disks {
+		if strings.HasPrefix(path, root+string(filepath.Separator)) {
+			d = disk
+			break
+		}
+	}
+	regMu.Unlock()
+	if d != nil {
+		d.synced(f, path)
+	}
+}
+
+// Freeze is the crash instant: later syncs under the root block until Thaw
+// (or Crash) and are not recorded.
+func (d *Disk) Freeze() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.frozen {
+		d.frozen, d.thaw = true, make(chan struct{})
+	}
+}
+
+// Thaw lets blocked and later syncs return; they are still not recorded
+// until Crash.
+func (d *Disk) Thaw() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	select {
+	case <-d.thaw:
+	default:
+		close(d.thaw)
+	}
+}
+
+func (d *Disk) synced(f *os.File, path string) {
+	d.mu.Lock()
+	if d.frozen {
+		thaw := d.thaw
+		d.mu.Unlock()
+		<-thaw
+		return
+	}
+	defer d.mu.Unlock()
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	if fi.IsDir() {
+		names, err := listNames(path)
+		if err == nil {
+			d.dirs[path] = names
+		}
+		return
+	}
+	ino := inode(fi)
+	rec := d.files[ino]
+	if rec == nil {
+		rec = &record{}
+		d.files[ino] = rec
+	}
+	// f may be open write-only: read through a descriptor of our own.
+	r, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	rec.path = path
+	rec.data = readTail(r, rec.data, fi.Size())
+	if _, ok := d.dirs[filepath.Dir(path)]; !ok {
+		d.dirs[filepath.Dir(path)] = nil // watched from now on; no listing yet
+	}
+}
+
+// readTail returns f's contents (size bytes) given old, its contents at the
+// previous sync: it re-reads from the page holding old's last non-zero byte.
+func readTail(f *os.File, old []byte, size int64) []byte {
+	end := int64(len(bytes.TrimRight(old, "\x00")))
+	from := min(end/pageSize*pageSize, size)
+	data := make([]byte, from, size)
+	copy(data, old[:from])
+	buf := make([]byte, chunkSize)
+	for off := from; off < size; {
+		n, err := f.ReadAt(buf[:min(int64(chunkSize), size-off)], off)
+		data = append(data, buf[:n]...)
+		off += int64(n)
+		if err != nil && !errors.Is(err, io.EOF) || n == 0 {
+			break
+		}
+		if off > end && n == chunkSize && allZero(buf[:n]) {
+			data = data[:size] // the rest is preallocated zeros
+			break
+		}
+	}
+	return data
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino)
+	}
+	return 0
+}
+
+func listNames(dir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	return names, nil
+}
