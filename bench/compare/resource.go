@@ -25,7 +25,7 @@ func ResourceWorkloads() []Workload {
 		{"get-lin-64", "KV get linearizable, 64 clients", bench.Config{Workload: bench.Get, Clients: 64, KeySpace: 10000, Consistency: bench.Linearizable, Preload: true}},
 		{"txn-cas-64", "KV txn-cas (read, then Txn guarded by mod_revision), 64 clients", bench.Config{Workload: bench.TxnCAS, Clients: 64, KeySpace: 10000}},
 		{"resource-write-64", "resource-write (CAS: read, then write guarded by the version), 64 clients", bench.Config{Workload: bench.ResourceWrite, Clients: 64, KeySpace: 10000}},
-		{"resource-write-owned-64", "resource-write --owned-keys (CAS on the version of its own last write), 64 clients", bench.Config{Workload: bench.ResourceWrite, Clients: 64, KeySpace: 10000, OwnedKeys: true}},
+		{"resource-write-owned-64", "resource-write --owned-keys (CAS on the version of its own last write; 10 keys per client), 64 clients", bench.Config{Workload: bench.ResourceWrite, Clients: 64, KeySpace: 640, OwnedKeys: true}},
 		{"resource-read-strong-64", "resource-read strong, 64 clients", read(bench.Strong)},
 		{"resource-read-eventual-64", "resource-read eventual, 64 clients", read(bench.Eventual)},
 		{"resource-watch", fmt.Sprintf("resource-watch: %d watchers, %d writes/s (write→event)", watchWatchers, watchRate),
