@@ -70,7 +70,11 @@ func (d *Disk) crashDir(dir string, rng *rand.Rand, loss *Loss) error {
 			continue
 		}
 		var old []byte
-		if rec := d.files[inode(fi)]; rec != nil {
+		id, err := identify(path)
+		if err != nil {
+			return err
+		}
+		if rec := d.files[id]; rec != nil {
 			old = rec.data
 		}
 		cur, err := os.ReadFile(path)
@@ -143,7 +147,7 @@ func lose(old, cur []byte, mode Mode, rng *rand.Rand) ([]byte, int64) {
 // rebase takes what is on disk now as durable: the state a restarted
 // writer starts from.
 func (d *Disk) rebase(dirs []string) error {
-	d.files = map[uint64]*record{}
+	d.files = map[fileID]*record{}
 	for _, dir := range dirs {
 		names, err := listNames(dir)
 		if errors.Is(err, os.ErrNotExist) {
@@ -167,7 +171,11 @@ func (d *Disk) rebase(dirs []string) error {
 			if err != nil {
 				return fmt.Errorf("lazyfs: %w", err)
 			}
-			d.files[inode(fi)] = &record{path: path, data: data}
+			id, err := identify(path)
+			if err != nil {
+				return fmt.Errorf("lazyfs: %w", err)
+			}
+			d.files[id] = &record{path: path, data: data}
 		}
 	}
 	return nil

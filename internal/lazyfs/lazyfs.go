@@ -36,9 +36,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/concord-db/concord/node/wal"
+	"golang.org/x/sys/unix"
 )
 
 // Mode is what Crash does to the writes since a file's last sync.
@@ -77,7 +77,7 @@ type Disk struct {
 	root string
 
 	mu     sync.Mutex
-	files  map[uint64]*record         // by inode: contents at the last sync
+	files  map[fileID]*record         // by inode: contents at the last sync
 	dirs   map[string]map[string]bool // directory -> names at its last sync
 	modes  []Mode
 	frozen bool
@@ -113,7 +113,7 @@ var (
 // on. Files there before New are taken as durable when first synced; call
 // New before anything writes under root. Close stops watching.
 func New(root string) *Disk {
-	d := &Disk{root: filepath.Clean(root), files: map[uint64]*record{}, dirs: map[string]map[string]bool{},
+	d := &Disk{root: filepath.Clean(root), files: map[fileID]*record{}, dirs: map[string]map[string]bool{},
 		modes: []Mode{Drop, Prefix, Torn}, thaw: make(chan struct{})}
 	close(d.thaw)
 	regMu.Lock()
@@ -207,11 +207,14 @@ func (d *Disk) synced(f *os.File, path string) {
 		}
 		return
 	}
-	ino := inode(fi)
-	rec := d.files[ino]
-	if rec == nil {
-		rec = &record{}
-		d.files[ino] = rec
+	id, err := identify(path)
+	if err != nil {
+		return
+	}
+	rec := d.files[id]
+	if rec == nil || rec.path != path {
+		rec = &record{} // new, or renamed since: read it whole
+		d.files[id] = rec
 	}
 	// f may be open write-only: read through a descriptor of our own.
 	r, err := os.Open(path)
@@ -258,11 +261,24 @@ func allZero(b []byte) bool {
 	return true
 }
 
-func inode(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Ino)
+// fileID tells files apart across renames and inode reuse: a file
+// created where a removed one's inode number was freed gets a new birth
+// time (where the file system records one; else only the inode counts).
+type fileID struct {
+	ino   uint64
+	birth int64
+}
+
+func identify(path string) (fileID, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_BTIME, &st); err != nil {
+		return fileID{}, err
 	}
-	return 0
+	id := fileID{ino: st.Ino}
+	if st.Mask&unix.STATX_BTIME != 0 {
+		id.birth = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
+	}
+	return id, nil
 }
 
 func listNames(dir string) (map[string]bool, error) {

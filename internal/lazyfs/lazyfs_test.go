@@ -149,3 +149,34 @@ func TestFreezeHoldsSyncs(t *testing.T) {
 		t.Fatalf("last index %d after a crash at the freeze, want 5", last)
 	}
 }
+
+// TestReplacedFilesStayWhole replaces node/wal's bounds file many times
+// (head deletions: a temporary file, synced, renamed over it) and removes
+// segments, so that inode numbers are reused: a record kept for a freed
+// inode must not pass for the new file's durable contents.
+func TestReplacedFilesStayWhole(t *testing.T) {
+	root := t.TempDir()
+	d := New(root)
+	defer d.Close()
+	dir := filepath.Join(root, "wal")
+	for round := range int64(10) {
+		l, err := wal.Open(dir, wal.Options{SegmentSize: 4 << 10})
+		if err != nil {
+			t.Fatalf("round %d: open after crash: %v", round, err)
+		}
+		last, _ := l.LastIndex()
+		for i := range uint64(8) {
+			if err := l.StoreLogs(entries(last+1+i*25, last+25+i*25)); err != nil {
+				t.Fatal(err)
+			}
+			first, _ := l.FirstIndex()
+			if err := l.DeleteRange(first, last+i*25+10); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close()
+		if _, err := d.Crash(rand.New(rand.NewSource(round))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

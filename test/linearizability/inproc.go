@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/concord-db/concord/agent"
+	"github.com/concord-db/concord/internal/lazyfs"
 	"github.com/concord-db/concord/internal/testcluster"
 	"github.com/concord-db/concord/node"
 )
@@ -30,6 +31,12 @@ type InProcessOptions struct {
 	// catches up from a snapshot.
 	SmallSnapshots bool
 	Seed           int64 // drives message loss and jitter
+	// LoseUnsynced runs each member's raft log and stable store (node/wal)
+	// through an internal/lazyfs Disk: a crash then loses, keeps a prefix
+	// of, or tears what was written and not yet fsync'ed (lazy_inproc.go).
+	// For scenarios whose only faults are crashes: a crash heals the
+	// network.
+	LoseUnsynced bool
 }
 
 // InProcess is a cluster of whole members (node, kv, etcd API) in this
@@ -46,6 +53,7 @@ type InProcess struct {
 	next    int
 
 	snapshotInstalls atomic.Int64
+	lazy             lazyTotals
 }
 
 type member struct {
@@ -53,6 +61,7 @@ type member struct {
 	cfg     agent.Config
 	a       *agent.Agent // nil while crashed
 	removed bool
+	disk    *lazyfs.Disk // with LoseUnsynced
 }
 
 // StartInProcess starts a cluster whose members all start at once with an
@@ -106,6 +115,10 @@ func (c *InProcess) newMember() *member {
 		cfg.Node.SnapshotThreshold, cfg.Node.TrailingLogs, cfg.Node.SnapshotInterval = 64, 16, 100*time.Millisecond
 	}
 	m := &member{id: id, cfg: cfg}
+	if c.opts.LoseUnsynced {
+		m.disk = lazyfs.New(cfg.Node.DataDir)
+		c.t.Cleanup(m.disk.Close)
+	}
 	c.mu.Lock()
 	c.members = append(c.members, m)
 	c.mu.Unlock()
@@ -245,6 +258,9 @@ func (c *InProcess) Inject(ctx context.Context, f Fault) (string, func(context.C
 		}
 		c.crash(victim)
 		return "crashed " + victim.id + leaderNote(victim, leader), func(context.Context) error { return c.start(victim) }, nil
+	case KillAll:
+		c.crashAll()
+		return "crashed every member", c.Heal, nil
 	case TransferLeader:
 		if len(followers) == 0 {
 			return "", nil, errors.New("no follower")
@@ -362,6 +378,10 @@ func (c *InProcess) membership(ctx context.Context, leader *member, live []*memb
 }
 
 func (c *InProcess) crash(m *member) {
+	if m.disk != nil {
+		c.crashLosing([]*member{m})
+		return
+	}
 	c.mu.Lock()
 	a := m.a
 	m.a = nil
@@ -447,6 +467,10 @@ func (c *InProcess) CrashAll(ctx context.Context) error {
 }
 
 func (c *InProcess) crashAll() {
+	if c.opts.LoseUnsynced {
+		c.crashLosing(c.live())
+		return
+	}
 	var wg sync.WaitGroup
 	for _, m := range c.live() {
 		wg.Add(1)
