@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concord-db/concord/node/wal"
 	"github.com/hashicorp/raft"
 )
 
@@ -25,6 +26,9 @@ type Result struct {
 func (n *Node) Apply(ctx context.Context, t Type, payload []byte) (Result, error) {
 	if t == typeBatch {
 		return Result{}, fmt.Errorf("%w %d: reserved for batched entries", ErrUnknownType, t)
+	}
+	if err := n.checkDiskSpace(); err != nil {
+		return Result{}, err
 	}
 	seq := n.props.start()
 	defer n.props.finish(seq)
@@ -139,6 +143,10 @@ func mapRaftError(err error) error {
 		return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return ErrShutdown
+	case errors.Is(err, wal.ErrNoSpace):
+		// The leader could not write the entry and stepped down; the bytes
+		// may be in its file, so the entry may yet commit under it.
+		return fmt.Errorf("%w: %w: %v", ErrUnknownOutcome, ErrDiskFull, err)
 	}
 	return err
 }

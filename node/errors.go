@@ -66,7 +66,7 @@ const (
 )
 
 var codeErrors = []error{nil, ErrNotLeader, ErrNoLeader, ErrShutdown, ErrRemoved, ErrUnknownOutcome,
-	ErrTimeout, ErrUnknownType, ErrDuplicate, ErrBadSnapshot, ErrMember, ErrNoMember}
+	ErrTimeout, ErrUnknownType, ErrDuplicate, ErrBadSnapshot, ErrMember, ErrNoMember, ErrDiskFull}
 
 func errCode(err error) byte {
 	if err == nil {

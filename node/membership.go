@@ -235,11 +235,18 @@ type Status struct {
 	// LastContact is how long ago a follower last heard from the leader
 	// (zero on the leader).
 	LastContact time.Duration
+	// DiskFull is set while the data dir's file system is full: the node
+	// refuses writes (ErrDiskFull) until space returns (diskfull.go).
+	DiskFull bool
+	// DiskFullErrors counts the writes refused for lack of space since
+	// the node started.
+	DiskFullErrors uint64
 }
 
 // Status reports this node's raft state.
 func (n *Node) Status() Status {
-	s := Status{ID: n.cfg.ID, AppliedIndex: n.AppliedIndex(), ClusterID: n.fsm.metaSnapshot().clusterID}
+	s := Status{ID: n.cfg.ID, AppliedIndex: n.AppliedIndex(), ClusterID: n.fsm.metaSnapshot().clusterID,
+		DiskFull: n.DiskFull(), DiskFullErrors: n.DiskFullErrors()}
 	if n.raft == nil {
 		s.State = "Starting"
 		return s

@@ -172,6 +172,7 @@ func (n *Node) Start() error {
 	}
 	n.goAsync(n.waitReady)
 	n.goAsync(n.watchMembership)
+	n.goAsync(func() { n.store.space.run(n.stopping) })
 	return nil
 }
 

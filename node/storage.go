@@ -38,6 +38,7 @@ type storage struct {
 	dir       string
 	log       logStore
 	snapshots raft.SnapshotStore
+	space     *diskSpace // whether the file system is full (diskfull.go)
 }
 
 // logStore is raft's log and stable store in one, closed at shutdown:
@@ -66,7 +67,11 @@ func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storag
 		log.Close()
 		return nil, fmt.Errorf("open snapshot store in %s: %w", dir, err)
 	}
-	return &storage{dir: dir, log: log, snapshots: metaSnapshotStore{snaps}}, nil
+	space := newDiskSpace(filepath.Join(dir, walDir), logger)
+	if _, ok := log.(*wal.Log); !ok {
+		space.dir = dir // the legacy store keeps raft.db in the data dir
+	}
+	return &storage{dir: dir, log: spaceWatchedLog{log, space}, snapshots: metaSnapshotStore{snaps}, space: space}, nil
 }
 
 // openLogStore opens the data dir's log store: node/logstore's raft.db if

@@ -29,6 +29,10 @@ const (
 	// CodeNoSpace: the NOSPACE alarm is raised or the write would pass the
 	// space quota (HTTP 507); reads, deletes and compaction still work.
 	CodeNoSpace = "no_space"
+	// CodeDiskFull: this member's data dir is full (HTTP 507 on a write,
+	// 503 on /readyz); it serves local reads and takes writes again once
+	// space returns.
+	CodeDiskFull = "disk_full"
 )
 
 // ErrorBody is the JSON body of every error response.
@@ -62,6 +66,7 @@ var errorMapping = []struct {
 	{node.ErrMember, http.StatusConflict, CodeMemberConflict},
 	{node.ErrUnknownOutcome, http.StatusGatewayTimeout, CodeUnknownOutcome},
 	{node.ErrTimeout, http.StatusGatewayTimeout, CodeTimeout},
+	{node.ErrDiskFull, http.StatusInsufficientStorage, CodeDiskFull},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, CodeTimeout},
 	{context.Canceled, http.StatusServiceUnavailable, CodeCanceled},
 }

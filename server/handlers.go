@@ -25,6 +25,11 @@ type StatusResponse struct {
 	LastLogIndex     uint64           `json:"last_log_index"`
 	ClusterID        string           `json:"cluster_id"`
 	LastContactMS    int64            `json:"last_contact_ms"`
+	// DiskFull is true while the data dir's file system is full: the
+	// member refuses writes until space returns (and /readyz says 503
+	// disk_full); DiskFullErrors counts writes refused for space.
+	DiskFull       bool   `json:"disk_full"`
+	DiskFullErrors uint64 `json:"disk_full_errors"`
 	Members          []MemberResponse `json:"members"`
 	// MembersError is set when the member list could not be read.
 	MembersError string `json:"members_error,omitempty"`
@@ -138,6 +143,9 @@ func (s *Server) readiness() error {
 	if _, _, err := n.Leader(); err != nil {
 		return fmt.Errorf("no leader known: %w", err)
 	}
+	if n.Status().DiskFull {
+		return &apiError{http.StatusServiceUnavailable, CodeDiskFull, "the data dir's file system is full: writes refused, local reads served"}
+	}
 	return nil
 }
 
@@ -148,6 +156,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
 		LastLogIndex: st.LastLogIndex, ClusterID: formatClusterID(st.ClusterID),
 		LastContactMS: st.LastContact.Milliseconds(), Ready: s.readiness() == nil,
+		DiskFull: st.DiskFull, DiskFullErrors: st.DiskFullErrors,
 		Members: []MemberResponse{},
 	}
 	ms, err := s.cfg.Node.Members(r.Context())

@@ -45,6 +45,10 @@ func registerNodeMetrics(reg prometheus.Registerer, n Node) (*serverMetrics, err
 		gauge("last_log_index", "Highest log index in the local log.", func() float64 { return float64(status().LastLogIndex) }),
 		gauge("is_leader", "1 if this node is the leader, else 0.", func() float64 { return boolFloat(status().State == "Leader") }),
 		gauge("has_leader", "1 if this node knows a leader, else 0.", func() float64 { return boolFloat(status().LeaderID != "") }),
+		gauge("disk_full", "1 while the data dir's file system is full (writes refused), else 0.", func() float64 { return boolFloat(status().DiskFull) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "concord", Subsystem: "node", Name: "disk_full_errors_total",
+			Help: "Log and stable store writes refused because the data dir's file system was full."},
+			func() float64 { return float64(status().DiskFullErrors) }),
 		gauge("ready", "1 once the node has caught up with the log, else 0.", func() float64 {
 			select {
 			case <-n.Ready():
@@ -76,7 +80,8 @@ func cachedStatus(n Node) func() statusView {
 		if time.Since(at) > 100*time.Millisecond {
 			st := n.Status()
 			last = statusView{Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
-				LastLogIndex: st.LastLogIndex, State: st.State, LeaderID: st.LeaderID}
+				LastLogIndex: st.LastLogIndex, State: st.State, LeaderID: st.LeaderID,
+				DiskFull: st.DiskFull, DiskFullErrors: st.DiskFullErrors}
 			at = time.Now()
 		}
 		return last
@@ -86,6 +91,8 @@ func cachedStatus(n Node) func() statusView {
 type statusView struct {
 	Term, CommitIndex, AppliedIndex, LastLogIndex uint64
 	State, LeaderID                               string
+	DiskFull                                      bool
+	DiskFullErrors                                uint64
 }
 
 func boolFloat(b bool) float64 {

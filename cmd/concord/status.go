@@ -16,16 +16,23 @@ import (
 
 func newStatusCmd() *cobra.Command {
 	o := &clientOptions{}
+	var cluster bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show a node's raft state and the cluster's members",
 		Long: `Show the raft state of the first endpoint that answers (GET /v1/status)
-and every member as that node sees it.`,
+and every member as that node sees it. With --cluster, ask every member
+for its own status, one row per member (etcdctl endpoint status --cluster),
+and exit 1 if any member is unhealthy.`,
 		Example: `  concord status
-  concord status --endpoints 10.0.0.1:2379,10.0.0.2:2379 -o json`,
+  concord status --endpoints 10.0.0.1:2379,10.0.0.2:2379 -o json
+  concord status --cluster`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.check(); err != nil {
 				return err
+			}
+			if cluster {
+				return runCluster(cmd, o, true)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 			defer cancel()
@@ -41,6 +48,7 @@ and every member as that node sees it.`,
 		},
 	}
 	o.addFlags(cmd, true)
+	cmd.Flags().BoolVar(&cluster, "cluster", false, "ask every member for its own status, one row per member; exit 1 if any is unhealthy")
 	return cmd
 }
 
@@ -55,6 +63,12 @@ func printStatus(w io.Writer, st server.StatusResponse) error {
 		st.CommitIndex, st.AppliedIndex, orDash(st.ClusterID))
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	switch {
+	case st.DiskFull:
+		fmt.Fprintf(w, "disk: FULL: writes refused until the data dir has space again (%d writes refused)\n", st.DiskFullErrors)
+	case st.DiskFullErrors > 0:
+		fmt.Fprintf(w, "disk: ok (%d writes refused for space since start)\n", st.DiskFullErrors)
 	}
 	printFaces(w, st.Faces)
 	fmt.Fprintln(w)

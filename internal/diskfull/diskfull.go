@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -22,8 +23,7 @@ type FS struct {
 	// Real is true when Dir is on a tmpfs of its own; false means the
 	// caller must inject ENOSPC itself (Fill and Free only flip Full).
 	Real bool
-	// Full is true between Fill and Free.
-	Full    bool
+	full    atomic.Bool
 	ballast string
 }
 
@@ -65,7 +65,7 @@ func New(t testing.TB, size int64) *FS {
 // ENOSPC).
 func (fs *FS) Fill(t testing.TB) {
 	t.Helper()
-	fs.Full = true
+	fs.full.Store(true)
 	if !fs.Real {
 		return
 	}
@@ -93,10 +93,14 @@ func (fs *FS) Fill(t testing.TB) {
 	}
 }
 
+// Full reports whether the FS is between Fill and Free: where Real is
+// false, the caller's seam fails writes under Dir while it is true.
+func (fs *FS) Full() bool { return fs.full.Load() }
+
 // Free gives the space back.
 func (fs *FS) Free(t testing.TB) {
 	t.Helper()
-	fs.Full = false
+	fs.full.Store(false)
 	if !fs.Real {
 		return
 	}

@@ -20,7 +20,7 @@ func injectNoSpace(t *testing.T, fs *diskfull.FS) {
 	}
 	prev := writeAt
 	writeAt = func(f *os.File, b []byte, off int64) (int, error) {
-		if fs.Full && strings.HasPrefix(f.Name(), fs.Dir) {
+		if fs.Full() && strings.HasPrefix(f.Name(), fs.Dir) {
 			n, _ := f.WriteAt(b[:len(b)/2], off)
 			return n, syscall.ENOSPC
 		}
@@ -49,6 +49,12 @@ func TestNoSpaceRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.Fill(t)
+	if fs.Real {
+		// The stable store's zeros allocated ahead take a term change.
+		if err := l.SetUint64([]byte("CurrentTerm"), 5); err != nil {
+			t.Fatalf("a term change on a full file system: %v", err)
+		}
+	}
 	// Writes may still land in blocks allocated ahead; keep going until
 	// the file system refuses one (at the latest a new segment).
 	next := uint64(101)

@@ -32,6 +32,7 @@ const (
 	stableVersion     = 1
 	stableMinPayload  = 2 // version and an empty count
 	stableCompactSize = 1 << 20
+	stableAhead       = 64 << 10 // zeros kept allocated past the last frame
 )
 
 // stableStore is the in-memory copy of the stable file and its open file.
@@ -43,6 +44,7 @@ type stableStore struct {
 	kv     map[string][]byte
 	f      *os.File
 	size   int64
+	alloc  int64 // bytes of the file allocated (zeros past size: stableAhead)
 	failed error // a Set whose write failed: what is on disk is unknown
 	closed bool
 }
@@ -82,7 +84,7 @@ func openStable(dir string) (*stableStore, error) {
 	if s.f, err = os.OpenFile(s.path, os.O_RDWR, 0); err != nil {
 		return nil, err
 	}
-	s.size = int64(len(b))
+	s.size, s.alloc = int64(len(b)), int64(len(b))
 	return s, nil
 }
 
@@ -117,7 +119,7 @@ func (s *stableStore) rewrite() error {
 	if s.f != nil {
 		s.f.Close()
 	}
-	s.f, s.size = f, int64(len(frame))
+	s.f, s.size, s.alloc = f, int64(len(frame)), int64(len(frame))
 	return nil
 }
 
@@ -153,11 +155,26 @@ func (s *stableStore) set(k, v []byte) error {
 		}
 		return fmt.Errorf("wal: write stable store: %w", err)
 	}
+	// Keep zeros allocated ahead of the frames, so that term and vote
+	// changes go on fitting when the file system fills up: raft panics
+	// when it cannot save its term. Open reads the zeros as a torn tail
+	// and rewrites the file without them. Best effort: no space for them
+	// is not a failure of this Set.
+	alloc := s.alloc
+	if end := s.size + int64(len(frame)); end > alloc {
+		switch err := writeData(s.f, zeroChunk[:stableAhead], end); {
+		case err == nil:
+			alloc = end + stableAhead
+		case !errors.Is(err, ErrNoSpace):
+			s.failed = err
+			return fmt.Errorf("wal: write stable store: %w", err)
+		}
+	}
 	if err := datasync(s.f); err != nil {
 		s.failed = err
 		return fmt.Errorf("wal: write stable store: %w", err)
 	}
-	s.kv, s.size = next, s.size+int64(len(frame))
+	s.kv, s.size, s.alloc = next, s.size+int64(len(frame)), alloc
 	if s.size > stableCompactSize {
 		if err := s.rewrite(); err != nil {
 			if isNoSpace(err) {

@@ -22,7 +22,11 @@ func stableLog(t *testing.T) (dir string, lastFrame int64) {
 		}
 		must(t, l.SetUint64([]byte("CurrentTerm"), term))
 	}
+	end := l.stable.size
 	must(t, l.Close())
+	// Without the zeros allocated ahead of the frames, so the file ends
+	// with the last frame.
+	must(t, os.Truncate(filepath.Join(dir, stableFile), end))
 	return dir, lastFrame
 }
 

@@ -33,6 +33,7 @@ var errMap = []struct {
 	{node.ErrRemoved, rpctypes.ErrGRPCStopped},
 	{node.ErrUnknownOutcome, rpctypes.ErrGRPCTimeout},
 	{node.ErrTimeout, rpctypes.ErrGRPCTimeout},
+	{node.ErrDiskFull, status.Error(codes.ResourceExhausted, "etcdserver: "+node.ErrDiskFull.Error())},
 	{context.DeadlineExceeded, rpctypes.ErrGRPCTimeout},
 	{context.Canceled, rpctypes.ErrGRPCCanceled},
 	{auth.ErrRootUserNotExist, rpctypes.ErrGRPCRootUserNotExist},
