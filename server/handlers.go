@@ -25,17 +25,17 @@ type StatusResponse struct {
 	LastLogIndex     uint64           `json:"last_log_index"`
 	ClusterID        string           `json:"cluster_id"`
 	LastContactMS    int64            `json:"last_contact_ms"`
-	// DiskFull is true while the data dir's file system is full: the
-	// member refuses writes until space returns (and /readyz says 503
-	// disk_full); DiskFullErrors counts writes refused for space.
-	DiskFull       bool   `json:"disk_full"`
-	DiskFullErrors uint64 `json:"disk_full_errors"`
 	Members          []MemberResponse `json:"members"`
 	// MembersError is set when the member list could not be read.
 	MembersError string `json:"members_error,omitempty"`
 	// Faces holds each API face's own status (the SQL database's size and
 	// applied index, the resource count, ...), keyed by face name.
 	Faces map[string]any `json:"faces,omitempty"`
+	// DiskFull is true while the data dir's file system is full: the
+	// member refuses writes until space returns (and /readyz says 503
+	// disk_full); DiskFullErrors counts writes refused for space.
+	DiskFull       bool   `json:"disk_full"`
+	DiskFullErrors uint64 `json:"disk_full_errors"`
 }
 
 // MemberResponse describes one member in GET /v1/status and GET /v1/members.

@@ -22,7 +22,7 @@ type FS struct {
 	Dir string
 	// Real is true when Dir is on a tmpfs of its own; false means the
 	// caller must inject ENOSPC itself (Fill and Free only flip Full).
-	Real bool
+	Real    bool
 	full    atomic.Bool
 	ballast string
 }
