@@ -28,6 +28,8 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	if index != 0 && index <= s.applied {
 		return fail(fmt.Sprintf("sqlstore: index %d already applied", index))
 	}
+	defer s.endRun()
+begin: // again after a statement rolled back everything (rollbackall.go)
 	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
 		return fail(fmt.Sprintf("sqlstore: begin: %v", err))
 	}
@@ -44,7 +46,11 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 			break
 		}
 		var results []Result
+		s.run.pos = i
 		if results, err = s.runRequest(c, cts); err != nil {
+			if s.startOver(err) {
+				goto begin
+			}
 			break
 		}
 		if err = s.conn.Exec("RELEASE command"); err != nil {

@@ -36,12 +36,23 @@ const (
 )
 
 // encodeCommand renders c compactly: version, timestamp, seed, flag,
-// statements (SQL, positional values, named values sorted by name).
+// statements (SQL, positional values, named values sorted by name). It
+// is the inverse of decodeCommand for every version: a load (load.go), a
+// transaction's commit when c.Check is set (txn_command.go), else a plain
+// write.
 func encodeCommand(c command) ([]byte, error) {
 	if c.Load != "" {
 		return encodeLoadCommand(c.Timestamp, c.Seed, c.Load), nil
 	}
-	b := []byte{commandVersion}
+	if c.Check != nil {
+		return encodeTxnCommand(c)
+	}
+	return encodeRequest(commandVersion, c)
+}
+
+// encodeRequest renders c's timestamp, seed and request after version.
+func encodeRequest(version byte, c command) ([]byte, error) {
+	b := []byte{version}
 	b = binary.AppendVarint(b, c.Timestamp)
 	b = binary.BigEndian.AppendUint64(b, c.Seed)
 	if c.Request.Transaction {

@@ -34,6 +34,7 @@ type Store struct {
 	check   fullCheck     // the background integrity check (recover.go)
 	ckpt    checkpointer  // the background WAL checkpoints (checkpoint.go)
 	failed  atomic.Bool   // an apply failed on this member only (recover.go)
+	run     applyRun      // the apply's statements that rolled back everything (rollbackall.go)
 }
 
 // Open opens (or creates) the database in cfg.Dir in WAL mode.
@@ -216,11 +217,16 @@ func (s *Store) recordIndexOnly(index uint64) error {
 // each statement has its own savepoint and a failure does not stop the
 // next.
 func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
+	defer s.endRun()
+begin: // again after a statement rolled back everything (rollbackall.go)
 	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
 		return applyResult{}, fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	ts := max(c.Timestamp, s.lastTS)
 	results, err := s.runRequest(c, ts)
+	if s.startOver(err) {
+		goto begin
+	}
 	if err == nil {
 		err = s.setMetaInt("applied_index", int64(index))
 	}
@@ -250,11 +256,8 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 	if err := s.resetCounters(); err != nil {
 		return nil, err
 	}
-	if c.Load != "" {
-		return s.runLoad(c, ts) // a /db/load (load.go)
-	}
-	if c.Check != nil {
-		return s.runTxn(c) // an interactive transaction's commit (txn_exec.go)
+	if c.Load != "" || c.Check != nil {
+		return s.runWhole(c, ts) // a /db/load or a transaction's commit (rollbackall.go)
 	}
 	stmts := c.Request.Statements
 	results := make([]Result, 0, len(stmts))
@@ -264,7 +267,10 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 		}
 		for i, st := range stmts {
 			s.clock.setStatement(ts, c.Seed, i)
-			r := s.runStatement(st)
+			r, err := s.runOne(i, st)
+			if err != nil {
+				return nil, err
+			}
 			results = append(results, r)
 			if r.Error != "" {
 				if err := s.conn.Exec("ROLLBACK TO request"); err != nil {
@@ -280,7 +286,10 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 			return nil, err
 		}
 		s.clock.setStatement(ts, c.Seed, i)
-		r := s.runStatement(st)
+		r, err := s.runOne(i, st)
+		if err != nil {
+			return nil, err
+		}
 		if r.Error != "" {
 			if err := s.conn.Exec("ROLLBACK TO stmt"); err != nil {
 				return nil, err

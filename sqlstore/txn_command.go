@@ -20,11 +20,10 @@ type resultHash [sha256.Size]byte
 // encodeTxnCommand renders a commit: c's statements and c.Check, which
 // has one hash per statement.
 func encodeTxnCommand(c command) ([]byte, error) {
-	b, err := encodeCommand(c)
+	b, err := encodeRequest(txnCommandVersion, c)
 	if err != nil {
 		return nil, err
 	}
-	b[0] = txnCommandVersion
 	b = binary.AppendUvarint(b, uint64(len(c.Check)))
 	for _, h := range c.Check {
 		b = append(b, h[:]...)

@@ -48,6 +48,7 @@ var statusMapping = []struct {
 	{sqlstore.ErrQueryTimeout, http.StatusGatewayTimeout},
 	{sqlstore.ErrStale, http.StatusServiceUnavailable},
 	{sqlstore.ErrClosed, http.StatusServiceUnavailable},
+	{sqlstore.ErrDamaged, http.StatusServiceUnavailable}, // this member stopped serving SQL until it restarts
 	{kv.ErrNoSpace, http.StatusInsufficientStorage}, // the space quota's guard (agent)
 	{node.ErrNotLeader, http.StatusServiceUnavailable},
 	{node.ErrNoLeader, http.StatusServiceUnavailable},

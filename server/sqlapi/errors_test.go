@@ -26,6 +26,8 @@ func TestErrorStatusOfWrappedStoreErrors(t *testing.T) {
 		{sqlstore.ErrBadLoad, http.StatusBadRequest},
 		{sqlstore.ErrQueryTimeout, http.StatusGatewayTimeout},
 		{sqlstore.ErrStale, http.StatusServiceUnavailable},
+		{sqlstore.ErrDamaged, http.StatusServiceUnavailable},
+		{sqlstore.ErrClosed, http.StatusServiceUnavailable},
 		{node.ErrNoLeader, http.StatusServiceUnavailable},
 		{node.ErrUnknownOutcome, http.StatusGatewayTimeout},
 		{fmt.Errorf("something else"), http.StatusInternalServerError},
