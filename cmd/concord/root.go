@@ -89,7 +89,7 @@ CONCORD_PEER_ADDR). A flag on the command line wins over the environment.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags(), os.LookupEnv) },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newAgentCmd(), newStatusCmd(), newMembersCmd(), newVersionCmd(), newKVCmd(), newBenchCmd(), newSnapshotCmd(), newSQLCmd(), newResourceCmd())
+	root.AddCommand(newAgentCmd(), newStatusCmd(), newHealthCmd(), newMembersCmd(), newVersionCmd(), newKVCmd(), newBenchCmd(), newSnapshotCmd(), newSQLCmd(), newResourceCmd())
 	root.AddCommand(newAuthCmds()...)
 	wrapAllArgs(root)
 	return root
