@@ -27,7 +27,7 @@ var lazyScenarios = []struct {
 // counter); every member must restart and catch up (Heal fails the run
 // otherwise, with the start error).
 func TestInProcessLoseUnsynced(t *testing.T) {
-	k := RunKnobs(2, 6*time.Second)
+	k := RunKnobs(2, 8*time.Second)
 	t.Logf("lose-unsynced: %d seeds from %d, %s each (CONCORD_SEED=%d replays)", k.Seeds, k.Seed, k.Duration, k.Seed)
 	var mu sync.Mutex
 	var crashes int
@@ -42,7 +42,7 @@ func TestInProcessLoseUnsynced(t *testing.T) {
 				s := Scenario{Name: "inprocess-" + sc.name + fmt.Sprintf("-seed%d", seed), Seed: seed, Duration: k.Duration,
 					Faults: []FaultKind{Crash, Crash, KillAll}, CrashAllAtEnd: true,
 					FaultFor: [2]time.Duration{300 * time.Millisecond, time.Second},
-					FaultGap: [2]time.Duration{300 * time.Millisecond, time.Second}}
+					FaultGap: [2]time.Duration{time.Second, 2 * time.Second}}
 				Run(t, s, c)
 				n, loss := c.Unsynced()
 				t.Logf("lazyfs: %d member crashes lost %s", n, loss)
