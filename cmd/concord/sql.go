@@ -53,7 +53,7 @@ bad usage. Dot commands work in scripts too.`,
 				timeout: o.timeout, out: cmd.OutOrStdout(), mode: mode, level: level, timer: timer,
 			}
 			if len(execute) > 0 {
-				return runSQLScript(sh, strings.NewReader(strings.Join(execute, "\n")))
+				return runSQLExecute(sh, execute)
 			}
 			if f, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				return runSQLInteractive(sh, f)
@@ -86,6 +86,29 @@ func runSQLScript(sh *sqlShell, in io.Reader) error {
 	}
 	if err := sh.finish(); err != nil {
 		return scriptError(line, err)
+	}
+	return nil
+}
+
+// runSQLExecute runs each -e as its own input, in order, so one's
+// unterminated statement never runs into the next (`-e "SELECT 1" -e
+// ".tables"` is a query and a dot command, not `SELECT 1 .tables`). The
+// first failure stops the rest and names which -e it was.
+func runSQLExecute(sh *sqlShell, inputs []string) error {
+	for i, in := range inputs {
+		if sh.quit {
+			break
+		}
+		if err := runSQLScript(sh, strings.NewReader(in)); err != nil {
+			if len(inputs) == 1 {
+				return err
+			}
+			var ee *exitError
+			if errors.As(err, &ee) {
+				return &exitError{code: ee.code, err: fmt.Errorf("-e #%d: %w", i+1, ee.err)}
+			}
+			return fmt.Errorf("-e #%d: %w", i+1, err)
+		}
 	}
 	return nil
 }

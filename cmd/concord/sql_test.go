@@ -66,6 +66,15 @@ func TestSQLScriptMode(t *testing.T) {
 	}
 	mustSQL("", "count(*)\n2\n", "--mode", "csv", "-e", "SELECT count(*) FROM t")
 
+	// Each -e is its own input: an unterminated statement ends with its
+	// -e and does not run into the next one's dot command.
+	mustSQL("", "x\n1\nname\nt\n", "--mode", "csv", "-e", "SELECT 1 AS x", "-e", ".tables")
+	code, _, errs = sql("", "-e", "SELECT 1", "-e", "SELECT * FROM nosuch", "-e", "INSERT INTO t(v) VALUES('never')")
+	if code != exitFailure || !strings.Contains(errs, "-e #2") {
+		t.Fatalf("failing second -e: exit %d err %q", code, errs)
+	}
+	mustSQL("", "count(*)\n2\n", "--mode", "csv", "-e", "SELECT count(*) FROM t")
+
 	for _, c := range []struct {
 		args []string
 		code int
