@@ -67,11 +67,12 @@ func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storag
 		log.Close()
 		return nil, fmt.Errorf("open snapshot store in %s: %w", dir, err)
 	}
+	removeSnapshotLeftovers(filepath.Join(dir, snapshotsDir), "", logger)
 	space := newDiskSpace(filepath.Join(dir, walDir), logger)
 	if _, ok := log.(*wal.Log); !ok {
 		space.dir = dir // the legacy store keeps raft.db in the data dir
 	}
-	return &storage{dir: dir, log: spaceWatchedLog{log, space}, snapshots: metaSnapshotStore{snaps}, space: space}, nil
+	return &storage{dir: dir, log: spaceWatchedLog{log, space}, snapshots: metaSnapshotStore{snaps, filepath.Join(dir, snapshotsDir)}, space: space}, nil
 }
 
 // openLogStore opens the data dir's log store: node/logstore's raft.db if
@@ -156,8 +157,39 @@ func (s *storage) openSnapshotState(id string) (io.ReadCloser, error) {
 }
 
 // metaSnapshotStore hands the FSM a reader that knows the snapshot's index,
-// which raft's FSM.Restore does not pass on.
-type metaSnapshotStore struct{ raft.SnapshotStore }
+// which raft's FSM.Restore does not pass on, and cleans up after a Create
+// that fails.
+type metaSnapshotStore struct {
+	raft.SnapshotStore
+	dir string // the snapshots directory
+}
+
+// Create is raft's, except that when it fails (writing meta.json on a full
+// disk) the temporary directory it leaves is removed: raft's
+// FileSnapshotStore leaks it, and would leak one more at every snapshot
+// attempt while the disk stays full.
+func (s metaSnapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
+	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
+	sink, err := s.SnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
+	if err != nil {
+		removeSnapshotLeftovers(s.dir, fmt.Sprintf("%d-%d-", term, index), nil)
+	}
+	return sink, err
+}
+
+// removeSnapshotLeftovers removes the temporary directories ("*.tmp") of
+// snapshots named with prefix in dir: what a crash or a failed Create left.
+// raft ignores them, and never removes them itself.
+func removeSnapshotLeftovers(dir, prefix string, logger *slog.Logger) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if name := e.Name(); e.IsDir() && strings.HasPrefix(name, prefix) && strings.HasSuffix(name, ".tmp") {
+			if err := os.RemoveAll(filepath.Join(dir, name)); err == nil && logger != nil {
+				logger.Info("removed an unfinished snapshot", "dir", name)
+			}
+		}
+	}
+}
 
 func (s metaSnapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	meta, rc, err := s.SnapshotStore.Open(id)

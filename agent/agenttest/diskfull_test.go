@@ -2,7 +2,11 @@ package agenttest_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -54,6 +58,13 @@ func TestDiskFull(t *testing.T) {
 	if _, err := others.Put(ctx(), "before", "1"); err != nil {
 		t.Fatal(err)
 	}
+	// A snapshot before the disk fills: one that cannot be written later
+	// must leave it as it is.
+	if _, err := c.Agent(0).Node.WriteSnapshot(ctx(), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	snapDir := filepath.Join(fs.Dir, "m0", "snapshots")
+	snapsBefore := dirDigest(t, snapDir)
 	fs.Fill(t)
 
 	// Writes through the followers reach the full leader until its log
@@ -86,6 +97,18 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("metrics on the full member lack the condition")
 	}
 	final := fmt.Sprintf("during/%05d", lastOK)
+	if fs.Real {
+		// raft's snapshot store writes with its own files, outside the
+		// wal's fault seam: this part needs the real full file system.
+		if _, err := c.Agent(0).Node.WriteSnapshot(ctx(), io.Discard); err == nil || !strings.Contains(err.Error(), "no space") {
+			t.Fatalf("snapshot on the full member: %v, want a no-space failure", err)
+		}
+		if got := dirDigest(t, snapDir); got != snapsBefore {
+			t.Fatalf("a failed snapshot changed the snapshot dir:\n before %s\n after  %s", snapsBefore, got)
+		}
+	} else {
+		t.Log("injected ENOSPC does not reach raft's snapshot store: the failed snapshot is checked only on a real tmpfs")
+	}
 
 	fs.Free(t)
 	c.WaitFor(30*time.Second, "m0 to take writes again and catch up", func() bool {
@@ -123,4 +146,26 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("m0 and m1 disagree at revision %d: %x vs %x (%v)", want, h0.Hash, h1.Hash, err)
 	}
 	t.Logf("%d puts during the fill; real tmpfs: %v", n, fs.Real)
+}
+
+// dirDigest names every file under dir with its size and sha-256.
+func dirDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d iofs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		fmt.Fprintf(&b, "%s:%d:%x ", rel, len(data), sha256.Sum256(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
