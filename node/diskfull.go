@@ -109,6 +109,13 @@ type spaceWatchedLog struct {
 	space *diskSpace
 }
 
+// IsMonotonic passes on the wrapped store's answer: raft empties a
+// monotonic log when it restores a snapshot, and node/wal's is one.
+func (l spaceWatchedLog) IsMonotonic() bool {
+	m, ok := l.logStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
+
 func (l spaceWatchedLog) StoreLog(e *raft.Log) error { return l.StoreLogs([]*raft.Log{e}) }
 
 func (l spaceWatchedLog) StoreLogs(logs []*raft.Log) error {
