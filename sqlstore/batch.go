@@ -26,11 +26,11 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 		return fail(err.Error())
 	}
 	if index != 0 && index <= s.applied {
-		return fail(fmt.Sprintf("sqlstore: index %d already applied", index))
+		return fail(alreadyApplied(index))
 	}
 	defer s.endRun()
 begin: // again after a statement rolled back everything (rollbackall.go)
-	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+	if err := s.execCtl("BEGIN IMMEDIATE"); err != nil {
 		return fail(fmt.Sprintf("sqlstore: begin: %v", err))
 	}
 	ts := s.lastTS
@@ -42,7 +42,7 @@ begin: // again after a statement rolled back everything (rollbackall.go)
 			continue
 		}
 		cts := max(c.Timestamp, ts)
-		if err = s.conn.Exec("SAVEPOINT command"); err != nil {
+		if err = s.execCtl("SAVEPOINT command"); err != nil {
 			break
 		}
 		var results []Result
@@ -53,7 +53,7 @@ begin: // again after a statement rolled back everything (rollbackall.go)
 			}
 			break
 		}
-		if err = s.conn.Exec("RELEASE command"); err != nil {
+		if err = s.execCtl("RELEASE command"); err != nil {
 			break
 		}
 		ts = cts
@@ -66,10 +66,10 @@ begin: // again after a statement rolled back everything (rollbackall.go)
 		err = s.setMetaInt("last_timestamp", ts)
 	}
 	if err == nil {
-		err = s.conn.Exec("COMMIT")
+		err = s.execCtl("COMMIT")
 	}
 	if err != nil {
-		s.conn.Exec("ROLLBACK")
+		s.execCtl("ROLLBACK")
 		s.noteFailure(err)
 		return fail(fmt.Sprintf("sqlstore: apply batch at index %d: %v", index, err))
 	}

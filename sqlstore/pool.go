@@ -15,6 +15,8 @@ import (
 // error instead of SQLite's "not authorized".
 type readConn struct {
 	conn   *sqlite3.Conn
+	stmts  *stmtCache // Query's user statements, judged as reads (stmtcache.go)
+	ctl    *stmtCache // BEGIN and ROLLBACK
 	gen    uint64
 	user   bool
 	write  bool // judge as a write (inspect before proposing)
@@ -52,7 +54,7 @@ func (s *Store) reader() (*readConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open read connection: %w", err)
 	}
-	rc := &readConn{conn: conn, gen: gen}
+	rc := &readConn{conn: conn, gen: gen, stmts: newStmtCache(userStmtCacheSize), ctl: newStmtCache(0)}
 	err = conn.SetAuthorizer(func(action sqlite3.AuthorizerActionCode, name3rd, name4th, _, _ string) sqlite3.AuthorizerReturnCode {
 		if !rc.user {
 			return sqlite3.AUTH_OK
@@ -66,7 +68,7 @@ func (s *Store) reader() (*readConn, error) {
 		return sqlite3.AUTH_OK
 	})
 	if err != nil {
-		conn.Close()
+		rc.close()
 		return nil, fmt.Errorf("sqlstore: read connection authorizer: %w", err)
 	}
 	return rc, nil
@@ -86,6 +88,13 @@ func (s *Store) release(rc *readConn) {
 		return
 	}
 	p.mu.Unlock()
+	rc.close()
+}
+
+// close finalizes rc's statements and closes its connection.
+func (rc *readConn) close() {
+	rc.stmts.close()
+	rc.ctl.close()
 	rc.conn.Close()
 }
 
@@ -98,7 +107,7 @@ func (p *readPool) flush() {
 	p.gen++
 	p.mu.Unlock()
 	for _, rc := range idle {
-		rc.conn.Close()
+		rc.close()
 	}
 }
 

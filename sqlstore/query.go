@@ -38,16 +38,16 @@ func (s *Store) Query(ctx context.Context, req Request, timeout time.Duration) (
 	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rc.conn.SetInterrupt(qctx)
-	if err := rc.conn.Exec("BEGIN"); err != nil {
+	if err := rc.ctl.exec(rc.conn, "BEGIN"); err != nil {
 		return nil, fmt.Errorf("sqlstore: query: %w", err)
 	}
-	defer rc.conn.Exec("ROLLBACK")
+	defer rc.ctl.exec(rc.conn, "ROLLBACK")
 	budget := s.cfg.MaxResultBytes
 	results := make([]Result, 0, len(req.Statements))
 	for i, st := range req.Statements {
 		begin := time.Now()
 		rc.user = true
-		r, err := runStmt(rc.conn, st, &budget)
+		r, err := runStmtCached(rc.conn, rc.stmts, st, &budget)
 		rc.user = false
 		if err != nil {
 			switch {
@@ -87,32 +87,46 @@ func rowBytes(row []any) int64 {
 	return n
 }
 
-// runStmt prepares, binds and steps one statement on conn. Column types
-// are the declared types in lower case, as rqlite reports them. Rows count
-// against *budget when budget is not nil; past it the statement stops
-// with ErrResultTooLarge, so a huge result never sits in memory whole.
+// runStmt prepares, binds and steps one statement on conn, prepared anew
+// (runStmtCached with no cache).
 func runStmt(conn *sqlite3.Conn, st Statement, budget *int64) (Result, error) {
-	stmt, tail, err := conn.Prepare(st.SQL)
+	return runStmtCached(conn, nil, st, budget)
+}
+
+// runStmtCached prepares (through cache, stmtcache.go), binds and steps
+// one statement on conn. Column types are the declared types in lower
+// case, as rqlite reports them; columns are read after the first step,
+// when a cached statement SQLite re-prepared after a schema change
+// reports the current ones. Rows count against *budget when budget is not
+// nil; past it the statement stops with ErrResultTooLarge, so a huge
+// result never sits in memory whole.
+func runStmtCached(conn *sqlite3.Conn, cache *stmtCache, st Statement, budget *int64) (Result, error) {
+	stmt, tail, cached, err := cache.prepare(conn, st.SQL)
 	if err != nil {
 		return Result{}, err
 	}
 	if stmt == nil {
 		return Result{}, errors.New("empty statement")
 	}
-	defer stmt.Close()
+	defer cache.done(stmt, cached)
 	if tail != "" && !onlySpace(tail) {
 		return Result{}, errors.New("one statement per entry: trailing SQL after the first statement")
 	}
 	if err := bindParams(stmt, st); err != nil {
 		return Result{}, err
 	}
+	more := stmt.Step()
 	r := Result{ReadOnly: stmt.ReadOnly()}
 	n := stmt.ColumnCount()
-	for i := 0; i < n; i++ {
-		r.Columns = append(r.Columns, stmt.ColumnName(i))
-		r.Types = append(r.Types, strings.ToLower(stmt.ColumnDeclType(i)))
+	if n > 0 {
+		r.Columns = make([]string, n)
+		r.Types = make([]string, n)
+		for i := 0; i < n; i++ {
+			r.Columns[i] = stmt.ColumnName(i)
+			r.Types[i] = strings.ToLower(stmt.ColumnDeclType(i))
+		}
 	}
-	for stmt.Step() {
+	for ; more; more = stmt.Step() {
 		row := make([]any, n)
 		for i := range row {
 			row[i] = columnValue(stmt, i)

@@ -205,7 +205,7 @@ func (s *Store) swapIn(path string) error {
 	}
 	s.check.stop() // it checks the file being replaced
 	s.ckpt.stop()
-	if err := errors.Join(s.conn.Close(), s.clock.priv.Close()); err != nil {
+	if err := s.closeConns(); err != nil {
 		s.cfg.Logger.Warn("sqlstore: close before restore", "err", err)
 	}
 	main := filepath.Join(s.cfg.Dir, dbFileName)

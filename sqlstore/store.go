@@ -28,6 +28,9 @@ type Store struct {
 	lastTS  int64 // the last applied command's timestamp: now never goes back
 	closed  bool
 
+	stmts *stmtCache // user statements on conn (stmtcache.go)
+	ctl   *stmtCache // concord's own statements on conn
+
 	readers readPool // read-only connections for queries (pool.go)
 	metOnce sync.Once
 	metrics *storeMetrics // metrics.go
@@ -69,14 +72,13 @@ func (s *Store) reopen() error {
 		return fmt.Errorf("sqlstore: open clock connection: %w", err)
 	}
 	s.conn, s.clock = conn, clock{priv: priv}
+	s.stmts, s.ctl = newStmtCache(userStmtCacheSize), newStmtCache(0)
 	if err := s.init(); err != nil {
-		conn.Close()
-		priv.Close()
+		s.closeConns()
 		return err
 	}
 	if err := s.startCheckpointer(); err != nil {
-		conn.Close()
-		priv.Close()
+		s.closeConns()
 		return err
 	}
 	return nil
@@ -111,11 +113,11 @@ func (s *Store) init() error {
 }
 
 func (s *Store) metaInt(key string) (int64, error) {
-	st, _, err := s.conn.Prepare("SELECT value FROM _concord_meta WHERE key = ?")
+	st, _, cached, err := s.ctl.prepare(s.conn, "SELECT value FROM _concord_meta WHERE key = ?")
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: read meta: %w", err)
 	}
-	defer st.Close()
+	defer s.ctl.done(st, cached)
 	if err := st.BindText(1, key); err != nil {
 		return 0, err
 	}
@@ -130,11 +132,11 @@ func (s *Store) metaInt(key string) (int64, error) {
 }
 
 func (s *Store) setMetaInt(key string, v int64) error {
-	st, _, err := s.conn.Prepare("INSERT OR REPLACE INTO _concord_meta (key, value) VALUES (?, ?)")
+	st, _, cached, err := s.ctl.prepare(s.conn, "INSERT OR REPLACE INTO _concord_meta (key, value) VALUES (?, ?)")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer s.ctl.done(st, cached)
 	if err := st.BindText(1, key); err != nil {
 		return err
 	}
@@ -155,7 +157,19 @@ func (s *Store) Close() error {
 	s.readers.close()
 	s.check.stop()
 	s.ckpt.stop()
-	return errors.Join(s.conn.Close(), s.clock.priv.Close())
+	return s.closeConns()
+}
+
+// closeConns finalizes the cached statements and closes the apply and
+// clock connections (Close, and swapIn before the file is replaced).
+func (s *Store) closeConns() error {
+	return errors.Join(s.stmts.close(), s.ctl.close(), s.conn.Close(), s.clock.priv.Close())
+}
+
+// execCtl runs one of concord's own fixed statements (BEGIN, SAVEPOINT,
+// ...) on the apply connection, prepared once (stmtcache.go).
+func (s *Store) execCtl(sql string) error {
+	return s.ctl.exec(s.conn, sql)
 }
 
 // AppliedIndex is the raft index of the last command in the database.
@@ -179,7 +193,7 @@ func (s *Store) Apply(index uint64, cmd []byte) []byte {
 		return encodeResult(applyResult{Err: err.Error()})
 	}
 	if index != 0 && index <= s.applied {
-		return encodeResult(applyResult{Err: fmt.Sprintf("sqlstore: index %d already applied", index)})
+		return encodeResult(applyResult{Err: alreadyApplied(index)})
 	}
 	c, err := decodeCommand(cmd)
 	if err != nil {
@@ -197,14 +211,14 @@ func (s *Store) Apply(index uint64, cmd []byte) []byte {
 }
 
 func (s *Store) recordIndexOnly(index uint64) error {
-	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+	if err := s.execCtl("BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
 	if err := s.setMetaInt("applied_index", int64(index)); err != nil {
-		s.conn.Exec("ROLLBACK")
+		s.execCtl("ROLLBACK")
 		return err
 	}
-	if err := s.conn.Exec("COMMIT"); err != nil {
+	if err := s.execCtl("COMMIT"); err != nil {
 		return err
 	}
 	s.applied = index
@@ -219,7 +233,7 @@ func (s *Store) recordIndexOnly(index uint64) error {
 func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
 	defer s.endRun()
 begin: // again after a statement rolled back everything (rollbackall.go)
-	if err := s.conn.Exec("BEGIN IMMEDIATE"); err != nil {
+	if err := s.execCtl("BEGIN IMMEDIATE"); err != nil {
 		return applyResult{}, fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	ts := max(c.Timestamp, s.lastTS)
@@ -234,10 +248,10 @@ begin: // again after a statement rolled back everything (rollbackall.go)
 		err = s.setMetaInt("last_timestamp", ts)
 	}
 	if err == nil {
-		err = s.conn.Exec("COMMIT")
+		err = s.execCtl("COMMIT")
 	}
 	if err != nil {
-		s.conn.Exec("ROLLBACK")
+		s.execCtl("ROLLBACK")
 		s.noteFailure(err)
 		return applyResult{}, fmt.Errorf("sqlstore: apply index %d: %w", index, err)
 	}
@@ -262,7 +276,7 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 	stmts := c.Request.Statements
 	results := make([]Result, 0, len(stmts))
 	if c.Request.Transaction {
-		if err := s.conn.Exec("SAVEPOINT request"); err != nil {
+		if err := s.execCtl("SAVEPOINT request"); err != nil {
 			return nil, err
 		}
 		for i, st := range stmts {
@@ -273,16 +287,16 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 			}
 			results = append(results, r)
 			if r.Error != "" {
-				if err := s.conn.Exec("ROLLBACK TO request"); err != nil {
+				if err := s.execCtl("ROLLBACK TO request"); err != nil {
 					return nil, err
 				}
 				break
 			}
 		}
-		return results, s.conn.Exec("RELEASE request")
+		return results, s.execCtl("RELEASE request")
 	}
 	for i, st := range stmts {
-		if err := s.conn.Exec("SAVEPOINT stmt"); err != nil {
+		if err := s.execCtl("SAVEPOINT stmt"); err != nil {
 			return nil, err
 		}
 		s.clock.setStatement(ts, c.Seed, i)
@@ -291,11 +305,11 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 			return nil, err
 		}
 		if r.Error != "" {
-			if err := s.conn.Exec("ROLLBACK TO stmt"); err != nil {
+			if err := s.execCtl("ROLLBACK TO stmt"); err != nil {
 				return nil, err
 			}
 		}
-		if err := s.conn.Exec("RELEASE stmt"); err != nil {
+		if err := s.execCtl("RELEASE stmt"); err != nil {
 			return nil, err
 		}
 		results = append(results, r)
@@ -308,7 +322,7 @@ func (s *Store) runRequest(c command, ts int64) ([]Result, error) {
 func (s *Store) runStatement(st Statement) Result {
 	start := time.Now()
 	s.user = true
-	r, err := execStatement(s.conn, st)
+	r, err := runStmtCached(s.conn, s.stmts, st, nil)
 	s.user = false
 	s.met().statements.Inc()
 	if err != nil {

@@ -41,13 +41,13 @@ func (s *Store) runTentative(ctx context.Context, t tentative) ([]Result, []resu
 	defer cancel()
 	old := s.conn.SetInterrupt(qctx)
 	defer s.conn.SetInterrupt(old)
-	if err := s.conn.Exec("BEGIN"); err != nil {
+	if err := s.execCtl("BEGIN"); err != nil {
 		return nil, nil, fmt.Errorf("sqlstore: transaction: begin: %w", err)
 	}
 	results, hashes, err := s.tentativeStatements(qctx, t)
 	if !s.conn.GetAutocommit() {
 		s.conn.SetInterrupt(context.Background())
-		if rerr := s.conn.Exec("ROLLBACK"); rerr != nil {
+		if rerr := s.execCtl("ROLLBACK"); rerr != nil {
 			return nil, nil, errors.Join(err, fmt.Errorf("sqlstore: transaction: rollback: %w", rerr))
 		}
 	}
@@ -104,7 +104,7 @@ func (s *Store) tentativeStatements(ctx context.Context, t tentative) ([]Result,
 // (the client has them already). The error return is for failures of the
 // savepoint machinery, or a statement that rolled back everything.
 func (s *Store) runTxn(c command) ([]Result, error) {
-	if err := s.conn.Exec("SAVEPOINT txn"); err != nil {
+	if err := s.execCtl("SAVEPOINT txn"); err != nil {
 		return nil, err
 	}
 	if err := s.resetCounters(); err != nil {
@@ -116,13 +116,13 @@ func (s *Store) runTxn(c command) ([]Result, error) {
 			return nil, err
 		}
 		if h != c.Check[i] {
-			if err := s.conn.Exec("ROLLBACK TO txn"); err != nil {
+			if err := s.execCtl("ROLLBACK TO txn"); err != nil {
 				return nil, err
 			}
-			return []Result{{Error: conflictError(i, st).Error()}}, s.conn.Exec("RELEASE txn")
+			return []Result{{Error: conflictError(i, st).Error()}}, s.execCtl("RELEASE txn")
 		}
 	}
-	return nil, s.conn.Exec("RELEASE txn")
+	return nil, s.execCtl("RELEASE txn")
 }
 
 // resetCounters zeroes last_insert_rowid() and changes(), so the results
@@ -130,7 +130,7 @@ func (s *Store) runTxn(c command) ([]Result, error) {
 // connection ran before it.
 func (s *Store) resetCounters() error {
 	s.conn.SetLastInsertRowID(0)
-	return s.conn.Exec("DELETE FROM _concord_meta WHERE 0")
+	return s.execCtl("DELETE FROM _concord_meta WHERE 0")
 }
 
 func conflictError(i int, st Statement) error {
@@ -150,7 +150,7 @@ func conflictError(i int, st Statement) error {
 // store, as for any apply.
 func (s *Store) txnStatement(st Statement, ts int64, seed uint64, pos int, refuseWrites, applying bool, budget *int64) (Result, resultHash, error) {
 	s.clock.setStatement(ts, seed, pos)
-	if err := s.conn.Exec("SAVEPOINT stmt"); err != nil {
+	if err := s.execCtl("SAVEPOINT stmt"); err != nil {
 		return Result{}, resultHash{}, err
 	}
 	start := time.Now()
@@ -169,12 +169,12 @@ func (s *Store) txnStatement(st Statement, ts int64, seed uint64, pos int, refus
 		}
 		msg := errorText(err)
 		r, h = Result{Error: msg}, errorHash(msg)
-		if err := s.conn.Exec("ROLLBACK TO stmt"); err != nil {
+		if err := s.execCtl("ROLLBACK TO stmt"); err != nil {
 			return Result{}, resultHash{}, err
 		}
 	}
 	r.Time = time.Since(start)
-	return r, h, s.conn.Exec("RELEASE stmt")
+	return r, h, s.execCtl("RELEASE stmt")
 }
 
 // execHashed prepares, binds and steps one statement, hashing its result
