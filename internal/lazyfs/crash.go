@@ -69,20 +69,20 @@ func (d *Disk) crashDir(dir string, rng *rand.Rand, loss *Loss) error {
 			loss.Bytes += fi.Size()
 			continue
 		}
-		var old []byte
 		id, err := identify(path)
 		if err != nil {
 			return err
 		}
-		if rec := d.files[id]; rec != nil {
-			old = rec.data
-		}
+		old, replaced := d.durable(id, path)
 		cur, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
 		mode := d.modes[rng.Intn(len(d.modes))]
 		next, lost := lose(old, cur, mode, rng)
+		if replaced { // the rename over path is lost: the old file is back
+			mode, next, lost = Drop, old, int64(len(cur))
+		}
 		if lost == 0 && bytes.Equal(next, cur) {
 			continue
 		}

@@ -154,7 +154,7 @@ func observe(f *os.File) {
 	regMu.Lock()
 	var d *Disk
 	for root, disk := range disks {
-		if strings.HasPrefix(path, root+string(filepath.Separator)) {
+		if path == root || strings.HasPrefix(path, root+string(filepath.Separator)) {
 			d = disk
 			break
 		}
@@ -201,10 +201,7 @@ func (d *Disk) synced(f *os.File, path string) {
 		return
 	}
 	if fi.IsDir() {
-		names, err := listNames(path)
-		if err == nil {
-			d.dirs[path] = names
-		}
+		d.syncedDir(path)
 		return
 	}
 	id, err := identify(path)
@@ -227,6 +224,51 @@ func (d *Disk) synced(f *os.File, path string) {
 	if _, ok := d.dirs[filepath.Dir(path)]; !ok {
 		d.dirs[filepath.Dir(path)] = nil // watched from now on; no listing yet
 	}
+}
+
+// syncedDir records dir's names as durable, and with them the renames and
+// removals done in it since its last sync: a record follows its file to
+// its new name, and the record of a file gone from dir is dropped.
+func (d *Disk) syncedDir(dir string) {
+	names, err := listNames(dir)
+	if err != nil {
+		return
+	}
+	d.dirs[dir] = names
+	live := map[*record]bool{}
+	for name := range names {
+		p := filepath.Join(dir, name)
+		id, err := identify(p)
+		if err != nil {
+			continue
+		}
+		if rec := d.files[id]; rec != nil {
+			rec.path = p
+			live[rec] = true
+		}
+	}
+	for id, rec := range d.files {
+		if filepath.Dir(rec.path) == dir && !live[rec] {
+			delete(d.files, id)
+		}
+	}
+}
+
+// durable returns the contents a power loss leaves at path: its file's
+// record if it was synced under this name, else the record of the file
+// that had this name at the directory's last sync (a rename over it that
+// is not durable yet: replaced is true, and that file comes back whole),
+// else nothing.
+func (d *Disk) durable(id fileID, path string) (data []byte, replaced bool) {
+	if rec := d.files[id]; rec != nil && rec.path == path {
+		return rec.data, false
+	}
+	for _, rec := range d.files {
+		if rec.path == path {
+			return rec.data, true
+		}
+	}
+	return nil, false
 }
 
 // readTail returns f's contents (size bytes) given old, its contents at the

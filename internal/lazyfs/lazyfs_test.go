@@ -180,3 +180,51 @@ func TestReplacedFilesStayWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestRenameDurableOnlyAfterDirSync replaces a file by a rename: until its
+// directory is synced, a crash brings back the old contents.
+func TestRenameDurableOnlyAfterDirSync(t *testing.T) {
+	root := t.TempDir()
+	d := New(root)
+	defer d.Close()
+	write := func(path, data string) {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(data)
+		observe(f) // as if node/wal had fsync'ed it
+		f.Close()
+	}
+	syncDir := func() {
+		f, err := os.Open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		observe(f)
+		f.Close()
+	}
+	x, tmp := filepath.Join(root, "x"), filepath.Join(root, "x.tmp")
+	write(x, "old")
+	syncDir()
+	for _, dirSync := range []bool{false, true} {
+		write(tmp, "new")
+		if err := os.Rename(tmp, x); err != nil {
+			t.Fatal(err)
+		}
+		want := "old"
+		if dirSync {
+			syncDir()
+			want = "new"
+		}
+		if _, err := d.Crash(rand.New(rand.NewSource(1))); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(x); err != nil || string(b) != want {
+			t.Fatalf("dir synced %v: x holds %q (%v), want %q", dirSync, b, err, want)
+		}
+		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+			t.Fatalf("x.tmp is back: %v", err)
+		}
+	}
+}
