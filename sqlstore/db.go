@@ -68,7 +68,7 @@ func (db *DB) apply(ctx context.Context, b []byte, what string) ([]Result, error
 		return nil, err
 	}
 	if ar.Err != "" {
-		return nil, fmt.Errorf("sqlstore: %s at index %d: %s", what, res.Index, ar.Err)
+		return nil, commandError(what, res.Index, ar.Err)
 	}
 	return ar.Results, nil
 }

@@ -1,6 +1,10 @@
 package sqlstore
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Errors a caller can tell apart with errors.Is; the HTTP API maps each
 // to its wire form in one place. They are returned wrapped with context.
@@ -34,6 +38,30 @@ var (
 	ErrBadLoad = errors.New("sqlstore: invalid load")
 	// ErrBadCommand: a log entry or apply result that does not decode.
 	ErrBadCommand = errors.New("sqlstore: malformed command")
+	// ErrResultUnavailable: the write WAS applied, but its result (last
+	// insert id, rows affected, rows) is gone: the member applied it
+	// before it restarted and skipped it on replay, and a client's retry
+	// was answered from the node's session table with the replay's
+	// outcome. The caller must treat the write as done.
+	ErrResultUnavailable = errors.New("sqlstore: the write was applied, but its result is not available (applied before this member restarted)")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("sqlstore: store closed")
 )
+
+// alreadyApplied is Apply's outcome for an entry already in the file: it
+// was applied before a restart, and its result was not kept.
+func alreadyApplied(index uint64) string {
+	return fmt.Sprintf("%s: index %d", ErrResultUnavailable.Error(), index)
+}
+
+// commandError turns an apply's command-level error text (it crossed the
+// network as text) back into the typed error it stands for, so callers
+// and the HTTP API can tell them apart.
+func commandError(what string, index uint64, msg string) error {
+	for _, e := range []error{ErrResultUnavailable, ErrDamaged, ErrClosed} {
+		if rest, ok := strings.CutPrefix(msg, e.Error()); ok {
+			return fmt.Errorf("sqlstore: %s at index %d: %w%s", what, index, e, rest)
+		}
+	}
+	return fmt.Errorf("sqlstore: %s at index %d: %s", what, index, msg)
+}

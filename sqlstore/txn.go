@@ -193,7 +193,7 @@ func (tx *Tx) commit(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: commit at index %d: %w", res.Index, err)
 	}
 	if ar.Err != "" {
-		return fmt.Errorf("sqlstore: commit at index %d: %s", res.Index, ar.Err)
+		return commandError("commit", res.Index, ar.Err)
 	}
 	if len(ar.Results) > 0 {
 		why := strings.TrimPrefix(ar.Results[0].Error, ErrTxnConflict.Error()+": ")

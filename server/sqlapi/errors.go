@@ -49,7 +49,8 @@ var statusMapping = []struct {
 	{sqlstore.ErrStale, http.StatusServiceUnavailable},
 	{sqlstore.ErrClosed, http.StatusServiceUnavailable},
 	{sqlstore.ErrDamaged, http.StatusServiceUnavailable}, // this member stopped serving SQL until it restarts
-	{kv.ErrNoSpace, http.StatusInsufficientStorage}, // the space quota's guard (agent)
+	{sqlstore.ErrResultUnavailable, http.StatusAccepted}, // applied, but its result was lost in a restart
+	{kv.ErrNoSpace, http.StatusInsufficientStorage},      // the space quota's guard (agent)
 	{node.ErrNotLeader, http.StatusServiceUnavailable},
 	{node.ErrNoLeader, http.StatusServiceUnavailable},
 	{node.ErrRemoved, http.StatusServiceUnavailable},

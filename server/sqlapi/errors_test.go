@@ -27,6 +27,7 @@ func TestErrorStatusOfWrappedStoreErrors(t *testing.T) {
 		{sqlstore.ErrQueryTimeout, http.StatusGatewayTimeout},
 		{sqlstore.ErrStale, http.StatusServiceUnavailable},
 		{sqlstore.ErrDamaged, http.StatusServiceUnavailable},
+		{sqlstore.ErrResultUnavailable, http.StatusAccepted},
 		{sqlstore.ErrClosed, http.StatusServiceUnavailable},
 		{node.ErrNoLeader, http.StatusServiceUnavailable},
 		{node.ErrUnknownOutcome, http.StatusGatewayTimeout},
