@@ -49,6 +49,7 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(EncodeLeaseGrant(&pb.LeaseGrantRequest{ID: 1, TTL: 5}))
 	f.Add(EncodeLeaseCheckpoint(&pb.LeaseCheckpointRequest{Checkpoints: []*pb.LeaseCheckpoint{{ID: 1, Remaining_TTL: 2}}}))
 	f.Add(EncodeCompact(&pb.CompactionRequest{Revision: 2}))
+	f.Add(EncodeAlarm(&pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: 7, Alarm: pb.AlarmType_NOSPACE}))
 	f.Fuzz(func(t *testing.T, cmd []byte) {
 		_, _, _ = DecodeCommand(cmd)
 		s := New(Options{})

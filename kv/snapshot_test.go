@@ -198,6 +198,7 @@ func FuzzRestore(f *testing.F) {
 		EncodePut(&pb.PutRequest{Key: []byte("b"), Value: []byte("2")}),
 		EncodeCompact(&pb.CompactionRequest{Revision: 2}),
 		EncodeDeleteRange(&pb.DeleteRangeRequest{Key: []byte("b")}),
+		EncodeAlarm(&pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: 7, Alarm: pb.AlarmType_NOSPACE}),
 	} {
 		s.Apply(uint64(i+1), cmd)
 	}
@@ -215,5 +216,8 @@ func FuzzRestore(f *testing.F) {
 		// Whatever decodes must be usable.
 		_, _ = rangeKeys(st, &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}})
 		_, _, _ = hashKV(st, 0)
+		if st.size < 0 {
+			t.Fatalf("restored size %d", st.size)
+		}
 	})
 }
