@@ -50,8 +50,13 @@ func (p *proposal) finish(res Result, err error) {
 	close(p.done)
 }
 
-// wait returns the proposal's outcome. When ctx ends first the command may
-// still commit, so the error matches ErrUnknownOutcome.
+// wait returns the proposal's outcome. When ctx ends or the node stops
+// first the command may have reached raft and may still commit (on this
+// node's log replayed later, or under the next leader), so the error
+// matches ErrUnknownOutcome, never ErrShutdown alone: a caller told
+// ErrShutdown takes the command as not applied and may run it twice.
+// Apply retries it with the same session sequence, so a retry through
+// another member is deduplicated.
 func (p *proposal) wait(ctx context.Context, stopping <-chan struct{}) (Result, error) {
 	select {
 	case <-p.done:
@@ -59,7 +64,12 @@ func (p *proposal) wait(ctx context.Context, stopping <-chan struct{}) (Result, 
 	case <-ctx.Done():
 		return Result{}, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
 	case <-stopping:
-		return Result{}, ErrShutdown
+		select {
+		case <-p.done: // answered as the node stopped: that answer is sure
+			return p.res, p.err
+		default:
+		}
+		return Result{}, fmt.Errorf("%w: %v with the command in flight", ErrUnknownOutcome, ErrShutdown)
 	}
 }
 
