@@ -38,6 +38,10 @@ type Config struct {
 	// InitialCluster lists every voter of a new cluster (including this node)
 	// so that all of them can start at once; ignored when DataDir holds state.
 	InitialCluster []Peer
+	// ForceNewCluster (etcd's --force-new-cluster) makes this node, on a
+	// data dir that holds state, a one-voter cluster with all its data:
+	// the recovery when a majority is lost for good (recover.go).
+	ForceNewCluster bool
 
 	// LeaderTimeout bounds how long an operation waits for a leader. Default 15s.
 	LeaderTimeout time.Duration

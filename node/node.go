@@ -131,6 +131,14 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("inspect data dir: %w", err)
 	}
+	if n.cfg.ForceNewCluster {
+		if !hasState {
+			return fmt.Errorf("%w: --force-new-cluster needs a data dir that holds a member's state", ErrMember)
+		}
+		if err := n.forceNewCluster(); err != nil {
+			return err
+		}
+	}
 	if err := n.restoreLatestSnapshot(); err != nil {
 		return err
 	}

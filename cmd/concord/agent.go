@@ -44,6 +44,8 @@ type agentOptions struct {
 	initialCluster      string
 	dev                 bool
 	logLevel            string
+	logFormat           string
+	forceNewCluster     bool
 
 	leaderTimeout     time.Duration
 	applyTimeout      time.Duration
@@ -102,6 +104,8 @@ rejoins with no such flag. --dev runs a single node with its data in
 	f.StringVar(&o.initialCluster, "initial-cluster", "", "every voter of a new cluster, this node included: id=peeraddr,...")
 	f.BoolVar(&o.dev, "dev", false, "development mode: one node, bootstrapped if new, data in ./"+devDataDir)
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text (key=value) or json (one JSON object a line)")
+	f.BoolVar(&o.forceNewCluster, "force-new-cluster", false, "disaster recovery (etcd's flag): start a one-member cluster with all the data in --data-dir, dropping every other member; grow it again with members add")
 
 	d := node.DefaultConfig()
 	f.DurationVar(&o.leaderTimeout, "leader-timeout", d.LeaderTimeout, "how long an operation waits for a leader")
@@ -135,6 +139,7 @@ type agentConfig struct {
 	// address the client listener got.
 	advertiseClientAddr string
 	logLevel            slog.Level
+	logJSON             bool
 	dev                 bool
 	limits              etcdapi.Limits
 	quotaBackendBytes   int64
@@ -151,6 +156,13 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	ac := agentConfig{clientAddr: o.clientAddr, advertiseClientAddr: o.advertiseClientAddr, dev: o.dev}
 	if err := ac.logLevel.UnmarshalText([]byte(o.logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
+	}
+	switch o.logFormat {
+	case "text":
+	case "json":
+		ac.logJSON = true
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
 	}
 	ac.limits = etcdapi.Limits{MaxRequestBytes: o.maxRequestBytes, MaxTxnOps: o.maxTxnOps}
 	ac.quotaBackendBytes = o.quotaBackendBytes
@@ -173,7 +185,10 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	}
 	c := node.DefaultConfig()
 	c.ID, c.DataDir, c.PeerAddr, c.AdvertisePeerAddr = o.nodeID, o.dataDir, o.peerAddr, o.advertisePeerAddr
-	c.Bootstrap, c.Join = o.bootstrap, o.join
+	c.Bootstrap, c.Join, c.ForceNewCluster = o.bootstrap, o.join, o.forceNewCluster
+	if o.forceNewCluster && (o.dev || o.bootstrap || len(o.join) > 0 || o.initialCluster != "") {
+		errs = append(errs, errors.New("--force-new-cluster restarts a member on its own data; it cannot be combined with --dev, --bootstrap, --join or --initial-cluster"))
+	}
 	if o.dev {
 		if len(o.join) > 0 || o.initialCluster != "" {
 			errs = append(errs, errors.New("--dev runs a single node; it cannot be combined with --join or --initial-cluster"))
@@ -255,8 +270,14 @@ func checkAdvertisable(flag, listenFlag, addr string, explicit bool) error {
 	return nil
 }
 
-func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+// newLogger is the agent's logger: key=value text, or one JSON object a
+// line with --log-format json.
+func newLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // runAgent runs a member (node, kv store, client port) until SIGINT or
@@ -273,7 +294,7 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stderr, ac.logLevel)
+	logger := newLogger(stderr, ac.logLevel, ac.logJSON)
 	a, err := agent.Start(agent.Config{
 		ClientTLS:           clientTLS,
 		PeerTLS:             peerTLS,

@@ -162,6 +162,11 @@ func quorumCheck(cs clusterState, delta, upDelta int) error {
 			}
 		}
 	}
+	if voters == 1 && up == 1 && delta == 1 {
+		// As etcd: a one-member cluster (one restored from a backup or
+		// forced with --force-new-cluster) may always add its second voter.
+		return nil
+	}
 	voters, up = voters+delta, up+upDelta
 	if need := voters/2 + 1; up < need {
 		return &exitError{code: exitFailure, err: fmt.Errorf(
