@@ -50,9 +50,11 @@ func (f *sqlFace) Open(env FaceEnv) error {
 		return fmt.Errorf("sql: registering metrics: %w", err)
 	}
 	f.db = sqlstore.NewDB(store, guardedNode(env, nil)) // every SQL proposal may write
+	// Every request is authorized (face_sql_auth.go) before it reaches
+	// the database.
 	// The load body may pass the store's cap by one byte, so the store
 	// answers with its own error (pointing to concord snapshot restore).
-	f.api, err = sqlapi.New(sqlapi.Config{DB: f.db, Cluster: env.Node,
+	f.api, err = sqlapi.New(sqlapi.Config{DB: sqlAuthDB{db: f.db, auth: env.Auth}, Cluster: env.Node,
 		MaxRequestBytes: int64(env.MaxRequestBytes), MaxLoadBytes: maxLoad + 1, Logger: env.Logger})
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/concord-db/concord/auth"
 	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/sqlstore"
@@ -58,6 +59,14 @@ var statusMapping = []struct {
 	{node.ErrUnknownOutcome, http.StatusGatewayTimeout},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout},
 	{context.Canceled, http.StatusServiceUnavailable},
+	// The auth check (the agent's SQL guard): not allowed, or not (validly)
+	// authenticated.
+	{auth.ErrPermissionDenied, http.StatusForbidden},
+	{auth.ErrUserNotFound, http.StatusForbidden},
+	{auth.ErrUserEmpty, http.StatusUnauthorized},
+	{auth.ErrAuthOldRevision, http.StatusUnauthorized},
+	{auth.ErrInvalidAuthToken, http.StatusUnauthorized},
+	{auth.ErrAuthFailed, http.StatusUnauthorized},
 }
 
 // errorStatus is the one place an error becomes an HTTP status.

@@ -60,6 +60,7 @@ type txnRegistry struct {
 
 type openTxn struct {
 	tx       *sqlstore.Tx
+	owner    string // the user that began it (auth.Identity.Name; "" with auth off)
 	lastUsed time.Time
 }
 
@@ -78,8 +79,15 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// add registers tx and sweeps out the idle ones.
-func (reg *txnRegistry) add(tx *sqlstore.Tx) (string, error) {
+// add registers tx, begun without an identity (auth off).
+func (reg *txnRegistry) add(tx *sqlstore.Tx) (string, error) { return reg.addOwned(tx, "") }
+
+// get finds an open transaction begun without an identity.
+func (reg *txnRegistry) get(id string) (*sqlstore.Tx, error) { return reg.getOwned(id, "") }
+
+// addOwned registers tx, bound to the user that began it, and sweeps out
+// the idle ones.
+func (reg *txnRegistry) addOwned(tx *sqlstore.Tx, owner string) (string, error) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	now := reg.now()
@@ -93,15 +101,21 @@ func (reg *txnRegistry) add(tx *sqlstore.Tx) (string, error) {
 		return "", &apiError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("too many open transactions on this member (%d); commit or roll back some", MaxOpenTxns)}
 	}
 	id := reg.epoch + "-" + randomHex(12)
-	reg.open[id] = &openTxn{tx: tx, lastUsed: now}
+	reg.open[id] = &openTxn{tx: tx, owner: owner, lastUsed: now}
 	return id, nil
 }
 
-// get finds an open transaction and marks it used.
-func (reg *txnRegistry) get(id string) (*sqlstore.Tx, error) {
+// getOwned finds an open transaction and marks it used. A transaction
+// is only its owner's: another user naming its id is told it is unknown
+// (the same answer as for an id that names nothing, so ids leak nothing),
+// and the transaction stays as it was.
+func (reg *txnRegistry) getOwned(id, owner string) (*sqlstore.Tx, error) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	o := reg.open[id]
+	if o != nil && o.owner != owner {
+		return nil, txnNotFound("transaction %s is unknown: it ended (committed, rolled back or failed) or expired", id)
+	}
 	now := reg.now()
 	if o != nil && now.Sub(o.lastUsed) > reg.idle {
 		_ = o.tx.Rollback()

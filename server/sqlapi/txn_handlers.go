@@ -12,8 +12,17 @@ import (
 	"slices"
 	"time"
 
+	"github.com/concord-db/concord/auth"
 	"github.com/concord-db/concord/sqlstore"
 )
+
+// txnOwner is the user a request comes from (the client port's guard put
+// it in the context; "" with auth off): a transaction is bound to the
+// user that began it.
+func txnOwner(r *http.Request) string {
+	id, _ := auth.IdentityFromContext(r.Context())
+	return id.Name
+}
 
 // txnFlags reads the query string of a transaction endpoint: only the
 // keys in allowed (a consistency level or ?transaction means nothing
@@ -79,7 +88,7 @@ func (a *API) txBegin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	id, err := a.txns.add(tx)
+	id, err := a.txns.addOwned(tx, txnOwner(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -117,7 +126,7 @@ func (a *API) txExecute(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	tx, err := a.txns.get(id)
+	tx, err := a.txns.getOwned(id, txnOwner(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -155,7 +164,7 @@ func (a *API) txCommit(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	tx, err := a.txns.get(id)
+	tx, err := a.txns.getOwned(id, txnOwner(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -177,7 +186,7 @@ func (a *API) txRollback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	tx, err := a.txns.get(id)
+	tx, err := a.txns.getOwned(id, txnOwner(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
