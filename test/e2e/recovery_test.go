@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -106,4 +107,33 @@ func TestReplaceDeadDisk(t *testing.T) {
 	if out := runCLI(t, "health", "--cluster", ep); strings.Count(out, "is healthy") != 3 {
 		t.Fatalf("health --cluster: %s", out)
 	}
+}
+
+// TestRestoreBackupIntoNewCluster restores a backup of one cluster into a
+// new, empty three-member cluster: every key, on every new member.
+func TestRestoreBackupIntoNewCluster(t *testing.T) {
+	t.Parallel()
+	old := newAgents(t, 3)
+	startInitialCluster(old)
+	waitReady(t, old...)
+	oldLeader := waitOneLeader(t, old...)
+	for i := range 10 {
+		kvPut(t, oldLeader, fmt.Sprintf("b%02d", i), fmt.Sprintf("v%d", i))
+	}
+	backup := filepath.Join(t.TempDir(), "backup.snap")
+	runCLI(t, "snapshot", "save", backup, "--endpoints="+oldLeader.clientAddr)
+	for _, a := range old {
+		a.kill()
+	}
+
+	fresh := []*agent{newAgent(t, "m1"), newAgent(t, "m2"), newAgent(t, "m3")}
+	startInitialCluster(fresh)
+	waitReady(t, fresh...)
+	waitOneLeader(t, fresh...)
+	runCLI(t, "snapshot", "restore", "--yes", backup, "--endpoints="+fresh[1].clientAddr)
+	for _, a := range fresh {
+		waitKV(t, a, "b00", "v0")
+		waitKV(t, a, "b09", "v9")
+	}
+	waitVoters(t, fresh, 3)
 }
