@@ -44,7 +44,7 @@ func (f *resourceFace) Open(env FaceEnv) error {
 	}
 	f.backend = resource.NewBackend(store, guardedNode(env, resource.CommandGrows))
 	f.api, err = resourceapi.New(resourceapi.Config{
-		Backend:          storeBackend{f.backend},
+		Backend:          resourceAuthBackend{next: storeBackend{f.backend}, auth: env.Auth}, // face_resource_auth.go
 		MaxRequestBytes:  env.MaxRequestBytes,
 		MaxResourceBytes: cfg.WithDefaults().MaxResourceBytes,
 		Logger:           env.Logger,

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
+	"github.com/concord-db/concord/auth"
 	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
 	"github.com/concord-db/concord/resource"
@@ -67,6 +68,11 @@ const (
 	CodeInternal           = "internal"
 	CodeMethodNotAllowed   = "method_not_allowed"
 	CodeUnsupportedRequest = "unsupported"
+	// CodePermissionDenied and CodeUnauthenticated: the auth check (the
+	// agent's resource guard) refused the caller, as the client port's
+	// guard words it.
+	CodePermissionDenied = "permission_denied"
+	CodeUnauthenticated  = "unauthenticated"
 )
 
 // wireError is where one kind of error goes on each wire.
@@ -103,6 +109,12 @@ var mapping = []struct {
 	{resource.ErrWatchClosed, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeUnavailable}},
 	{kv.ErrNoSpace, wireError{codes.ResourceExhausted, http.StatusInsufficientStorage, CodeNoSpace}},
 	{resource.ErrInconsistent, wireError{codes.Unavailable, http.StatusServiceUnavailable, CodeInconsistent}},
+	{auth.ErrPermissionDenied, wireError{codes.PermissionDenied, http.StatusForbidden, CodePermissionDenied}},
+	{auth.ErrUserNotFound, wireError{codes.PermissionDenied, http.StatusForbidden, CodePermissionDenied}},
+	{auth.ErrUserEmpty, wireError{codes.Unauthenticated, http.StatusUnauthorized, CodeUnauthenticated}},
+	{auth.ErrAuthOldRevision, wireError{codes.Unauthenticated, http.StatusUnauthorized, CodeUnauthenticated}},
+	{auth.ErrInvalidAuthToken, wireError{codes.Unauthenticated, http.StatusUnauthorized, CodeUnauthenticated}},
+	{auth.ErrAuthFailed, wireError{codes.Unauthenticated, http.StatusUnauthorized, CodeUnauthenticated}},
 }
 
 var (
