@@ -198,6 +198,40 @@ func (w *Watch) Next(ctx context.Context) (Event, error) {
 	}
 }
 
+// NextBatch is Next for many events at once: it waits like Next for the
+// first event, then appends to buf[:0] every further event already queued
+// (up to cap(buf), at least one), so a watch that falls behind catches up
+// with one wakeup per batch instead of one per event. It returns the events
+// in order, or, when none is left, the error Next would return.
+func (w *Watch) NextBatch(ctx context.Context, buf []Event) ([]Event, error) {
+	buf = buf[:0]
+	n := max(cap(buf), 1)
+	if len(w.backlog) > 0 {
+		k := min(n, len(w.backlog))
+		buf = append(buf, w.backlog[:k]...)
+		clear(w.backlog[:k])
+		w.backlog = w.backlog[k:]
+		w.h.s.metrics.eventsSent.Add(uint64(k))
+		return buf, nil
+	}
+	ev, err := w.Next(ctx)
+	if err != nil {
+		return buf, err
+	}
+	buf = append(buf, ev)
+	for len(buf) < n {
+		select {
+		case ev := <-w.ch:
+			buf = append(buf, ev)
+			continue
+		default:
+		}
+		break
+	}
+	w.h.s.metrics.eventsSent.Add(uint64(len(buf) - 1))
+	return buf, nil
+}
+
 // Close ends the watch; a Next after it returns ErrWatchClosed once the
 // buffered events are read. It is also called when the context given to
 // WatchList ends.

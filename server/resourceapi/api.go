@@ -85,8 +85,9 @@ func (c Config) Validate() error {
 // API serves one member's resources over gRPC and REST.
 type API struct {
 	pbresource.UnimplementedResourceServiceServer
-	cfg Config
-	m   *metrics
+	cfg    Config
+	m      *metrics
+	events *eventCache // each watch event's encodings, shared by the watchers
 }
 
 // New validates cfg, fills its defaults and returns the API.
@@ -106,5 +107,5 @@ func New(cfg Config) (*API, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &API{cfg: cfg, m: newMetrics()}, nil
+	return &API{cfg: cfg, m: newMetrics(), events: newEventCache()}, nil
 }

@@ -183,15 +183,27 @@ func (a *API) WatchList(req *pbresource.WatchListRequest, stream grpc.ServerStre
 	if err := stream.SendHeader(metadata.Pairs(WatchStartedKey, "true")); err != nil {
 		return err
 	}
+	// Events come in batches (what queued since the last wakeup), each
+	// encoded once for all watchers (fanout.go); sending a batch's
+	// messages back to back lets gRPC write them in one flush.
+	buf := make([]resource.Event, 0, watchBatch)
 	for {
-		ev, err := w.Next(ctx)
+		evs, err := nextBatch(ctx, w, buf)
 		if err != nil {
 			return grpcError(err)
 		}
-		a.m.watchEvents.WithLabelValues(eventTypes[ev.Kind]).Inc()
-		if err := stream.Send(toWatchEvent(ev)); err != nil {
-			return err
+		for i := range evs {
+			b, err := a.events.get(evs[i], wireGRPC, marshalWatchEvent)
+			if err != nil {
+				return grpcError(err)
+			}
+			a.m.watchEvents.WithLabelValues(eventTypes[evs[i].Kind]).Inc()
+			if err := stream.SendMsg(&encodedMsg{b: b}); err != nil {
+				return err
+			}
+			evs[i] = resource.Event{}
 		}
+		buf = evs
 	}
 }
 

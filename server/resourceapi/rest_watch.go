@@ -45,8 +45,11 @@ func (a *API) httpWatch(w http.ResponseWriter, r *http.Request, t *pbresource.Ty
 	w.WriteHeader(http.StatusOK)
 	rc.Flush()
 	enc := json.NewEncoder(w)
+	// Each event's line is encoded once for all watchers (fanout.go); a
+	// batch of queued events is written with one flush.
+	buf := make([]resource.Event, 0, watchBatch)
 	for {
-		ev, err := watcher.Next(ctx)
+		evs, err := nextBatch(ctx, watcher, buf)
 		if err != nil {
 			if ctx.Err() == nil {
 				to := classify(err)
@@ -54,16 +57,34 @@ func (a *API) httpWatch(w http.ResponseWriter, r *http.Request, t *pbresource.Ty
 			}
 			return
 		}
-		line := WatchLine{Type: eventTypes[ev.Kind], Version: ev.Version}
-		a.m.watchEvents.WithLabelValues(line.Type).Inc()
-		if ev.Resource != nil {
-			if line.Resource, err = MarshalResource(ev.Resource); err != nil {
+		for i := range evs {
+			line, err := a.events.get(evs[i], wireREST, marshalWatchLine)
+			if err != nil {
 				enc.Encode(WatchLine{Type: "error", Error: err.Error(), Code: CodeInternal})
 				return
 			}
+			a.m.watchEvents.WithLabelValues(eventTypes[evs[i].Kind]).Inc()
+			if _, err := w.Write(line); err != nil {
+				return
+			}
+			evs[i] = resource.Event{}
 		}
-		if enc.Encode(line) != nil || rc.Flush() != nil {
+		if rc.Flush() != nil {
 			return
 		}
+		buf = evs
 	}
+}
+
+// marshalWatchLine is ev's NDJSON line, newline included.
+func marshalWatchLine(ev resource.Event) ([]byte, error) {
+	line := WatchLine{Type: eventTypes[ev.Kind], Version: ev.Version}
+	if ev.Resource != nil {
+		var err error
+		if line.Resource, err = MarshalResource(ev.Resource); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.Marshal(line)
+	return append(b, '\n'), err
 }
