@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/concord-db/concord/node"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,6 +31,8 @@ var etcdErrors = []struct {
 	{rpctypes.ErrGRPCKeyNotFound, http.StatusNotFound, CodeKeyNotFound},
 	{rpctypes.ErrGRPCRequestTooLarge, http.StatusRequestEntityTooLarge, CodeTooLarge},
 	{rpctypes.ErrGRPCNoSpace, http.StatusInsufficientStorage, CodeNoSpace},
+	// etcdapi's answer for node.ErrDiskFull (matched by its description).
+	{status.Error(codes.ResourceExhausted, "etcdserver: "+node.ErrDiskFull.Error()), http.StatusInsufficientStorage, CodeDiskFull},
 	{rpctypes.ErrGRPCNoLeader, http.StatusServiceUnavailable, CodeNoLeader},
 	{rpctypes.ErrGRPCNotLeader, http.StatusServiceUnavailable, CodeNotLeader},
 	{rpctypes.ErrGRPCStopped, http.StatusServiceUnavailable, CodeShutdown},

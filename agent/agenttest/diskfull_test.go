@@ -87,6 +87,9 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("local read on the full member: %v", err)
 	}
 	base := "http://" + c.Endpoint(0)
+	if st, body := quotaHTTP(t, "PUT", base+"/v1/kv/refused", `{"value": "v"}`); st != http.StatusInsufficientStorage || !strings.Contains(body, "disk_full") {
+		t.Fatalf("REST put on the full member: %d %s", st, body)
+	}
 	if st, body := quotaHTTP(t, "GET", base+"/readyz", ""); st != http.StatusServiceUnavailable || !strings.Contains(body, "disk_full") {
 		t.Fatalf("/readyz on the full member: %d %s", st, body)
 	}
