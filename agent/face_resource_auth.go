@@ -23,8 +23,9 @@ import (
 // List, WatchList) need read, writes (WriteCAS, WriteStatus, DeleteCAS)
 // need write on the resource's key. A list or watch whose partition or
 // namespace is "*" needs read on the whole prefix it spans
-// ("<group>/<kind>/" or "<group>/<kind>/<partition>/"). ListByOwner answers
-// only the resources the caller may read.
+// ("<group>/<kind>/" or "<group>/<kind>/<partition>/"). ListByOwner needs
+// read on the owner and answers only the owned resources the caller may
+// read.
 type resourceAuthBackend struct {
 	next resourceapi.Backend
 	auth *auth.Store
@@ -108,16 +109,15 @@ func (b resourceAuthBackend) List(ctx context.Context, c resource.ReadConsistenc
 	return b.next.List(ctx, c, t, ten, namePrefix)
 }
 
-// ListByOwner leaves out what the caller may not read: owned resources
-// may be of any type and tenancy, and the owner's id alone grants nothing.
-// A caller not authenticated (or with a stale token) is refused.
+// ListByOwner needs read on the owner (the answer tells about it), and
+// leaves out the owned resources the caller may not read: they may be of
+// any type and tenancy.
 func (b resourceAuthBackend) ListByOwner(ctx context.Context, c resource.ReadConsistency, owner *pbresource.ID) ([]*pbresource.Resource, error) {
 	if !b.enabled() {
 		return b.next.ListByOwner(ctx, c, owner)
 	}
-	id, _ := auth.IdentityFromContext(ctx)
-	if err := b.auth.Authorize(ctx, auth.Request{User: id, Op: auth.OpRead, Namespace: auth.NamespaceCluster}); err != nil {
-		return nil, fmt.Errorf("resource: list by owner: %w", err)
+	if err := b.check(ctx, auth.OpRead, idKey(owner), nil); err != nil {
+		return nil, err
 	}
 	all, err := b.next.ListByOwner(ctx, c, owner)
 	if err != nil {

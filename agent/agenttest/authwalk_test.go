@@ -10,12 +10,15 @@ import (
 	"time"
 
 	"github.com/concord-db/concord/agent/agenttest"
+	"github.com/hashicorp/consul/proto-public/pbresource"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -32,10 +35,18 @@ var anyUserGRPC = []string{
 	"/etcdserverpb.Lease/LeaseLeases",
 }
 
+// anyUserFaceGRPC are the faces' methods any authenticated user may call:
+// MutateAndValidate only validates the request's resource, reading and
+// writing nothing stored.
+var anyUserFaceGRPC = []string{"/hashicorp.consul.resource.ResourceService/MutateAndValidate"}
+
 // publicHTTP and anyUserHTTP are the same for the HTTP routes.
 var (
 	publicHTTP  = []string{"GET /healthz", "GET /readyz", "GET /metrics", "POST /v1/auth/authenticate"}
-	anyUserHTTP = []string{"GET /v1/status", "GET /v1/members"}
+	anyUserHTTP = []string{"GET /v1/status", "GET /v1/members", "GET /status", "GET /nodes"} // the last two: rqlite's cluster view (SQL face)
+	// ownedHTTP are routes on an object bound to the user that made it (a
+	// SQL transaction, here root's): another user is told it is unknown.
+	ownedHTTP = []string{"POST /db/tx/{id}", "POST /db/tx/{id}/commit", "DELETE /db/tx/{id}"}
 )
 
 // TestAuthEndpointWalk calls every gRPC method of every service registered
@@ -72,7 +83,7 @@ func TestAuthEndpointWalk(t *testing.T) {
 	nobody := metadata.NewOutgoingContext(ctx, metadata.Pairs(rpctypes.TokenFieldNameGRPC, tok.Token))
 
 	calls := etcdCalls(conn, int64(lease.ID))
-	var etcdMethods []string
+	var etcdMethods, faceMethods []string
 	for svc, info := range a.Server.GRPC().GetServiceInfo() {
 		for _, m := range info.Methods {
 			full := "/" + svc + "/" + m.Name
@@ -88,11 +99,36 @@ func TestAuthEndpointWalk(t *testing.T) {
 			}
 			if strings.HasPrefix(svc, "etcdserverpb.") {
 				etcdMethods = append(etcdMethods, full)
+			} else {
+				faceMethods = append(faceMethods, full)
 			}
 		}
 	}
 	// (b) a user without roles, with meaningful requests, on every etcd
-	// method: the faces' services authorize objects themselves.
+	// method and every method of the faces' services (which authorize
+	// objects themselves).
+	for _, full := range faceMethods {
+		call, ok := faceCalls[full]
+		if !ok {
+			t.Errorf("%s: not in the walk; add a call (and a permission check)", full)
+			continue
+		}
+		err := call(nobody, pbresource.NewResourceServiceClient(conn))
+		if slices.Contains(anyUserFaceGRPC, full) {
+			if err != nil {
+				t.Errorf("%s as a user without roles: %v, want success", full, err)
+			}
+			continue
+		}
+		if status.Code(err) != codes.PermissionDenied {
+			t.Errorf("%s as a user without roles: %v, want PermissionDenied", full, err)
+		}
+	}
+	for full := range faceCalls {
+		if !slices.Contains(faceMethods, full) {
+			t.Errorf("%s is in the walk but not served", full)
+		}
+	}
 	for _, full := range etcdMethods {
 		call, ok := calls[full]
 		if !ok {
@@ -116,13 +152,20 @@ func TestAuthEndpointWalk(t *testing.T) {
 		}
 	}
 
-	// HTTP: every route, without credentials and then as nobody.
+	// HTTP: every route, without credentials and then as nobody. The
+	// transaction routes name a transaction root began.
 	base := "http://" + c.Endpoint(0)
-	extension := map[string]bool{}
-	for _, f := range a.Faces {
-		for p := range f.Extension().Routes {
-			extension[p] = true
-		}
+	resp, out := do(t, "POST", base+"/db/tx", "", func(r *http.Request) { r.SetBasicAuth("root", "rootpw") })
+	rootTx := between(out, `"id":"`, `"`)
+	if resp.StatusCode != http.StatusOK || rootTx == "" {
+		t.Fatalf("root begins a transaction: %d %s", resp.StatusCode, out)
+	}
+	paths := map[string]string{
+		"GET /db/query":           "/db/query?q=SELECT%201",
+		"GET /v1/resource":        "/v1/resource?owner=demo.v2.Artist/default/default/korn/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+		"POST /db/tx/{id}":        "/db/tx/" + rootTx,
+		"POST /db/tx/{id}/commit": "/db/tx/" + rootTx + "/commit",
+		"DELETE /db/tx/{id}":      "/db/tx/" + rootTx,
 	}
 	routes := a.Server.Routes()
 	if len(routes) < 10 {
@@ -134,6 +177,9 @@ func TestAuthEndpointWalk(t *testing.T) {
 		}
 		method, path, _ := strings.Cut(pattern, " ")
 		url := base + fillPattern(path)
+		if p, ok := paths[pattern]; ok {
+			url = base + p
+		}
 		body := walkBodies[pattern]
 		if body == "" {
 			body = "{}"
@@ -142,13 +188,13 @@ func TestAuthEndpointWalk(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s without credentials: %d %s", pattern, resp.StatusCode, out)
 		}
-		if extension[pattern] {
-			continue
-		}
 		resp, out = do(t, method, url, body, func(r *http.Request) { r.SetBasicAuth("nobody", "nobodypw") })
 		want := http.StatusForbidden
-		if slices.Contains(anyUserHTTP, pattern) {
+		switch {
+		case slices.Contains(anyUserHTTP, pattern):
 			want = http.StatusOK
+		case slices.Contains(ownedHTTP, pattern):
+			want = http.StatusNotFound
 		}
 		if resp.StatusCode != want {
 			t.Errorf("%s as a user without roles: %d %s, want %d", pattern, resp.StatusCode, out, want)
@@ -161,15 +207,31 @@ func TestAuthEndpointWalk(t *testing.T) {
 var walkBodies = map[string]string{
 	"POST /v1/txn":        `{"success":[{"put":{"key":"k","value":"v"}}]}`,
 	"PUT /v1/kv/{key...}": `{"value":"v"}`,
+	"POST /db/execute":    `["CREATE TABLE w (v TEXT)"]`,
+	"POST /db/query":      `["SELECT 1"]`,
+	"POST /db/request":    `["SELECT 1"]`,
+	"POST /db/tx":         `["SELECT 1"]`,
+	"POST /db/tx/{id}":    `["SELECT 1"]`,
+}
+
+// walkWildcards fill the faces' route wildcards with valid names, so that
+// a request passes validation and reaches the permission check.
+var walkWildcards = map[string]string{
+	"{key...}":        "k",
+	"{group}":         "demo",
+	"{group_version}": "v2",
+	"{kind}":          "Artist",
+	"{name}":          "korn",
 }
 
 var wildcard = regexp.MustCompile(`\{[^}]*\}`)
 
-// fillPattern fills a route's wildcards: keys "k", ids "m9".
+// fillPattern fills a route's wildcards: keys "k", resource type and name
+// demo.v2.Artist "korn", ids "m9".
 func fillPattern(path string) string {
 	return wildcard.ReplaceAllStringFunc(path, func(w string) string {
-		if w == "{key...}" {
-			return "k"
+		if v, ok := walkWildcards[w]; ok {
+			return v
 		}
 		return "m9"
 	})
@@ -298,5 +360,63 @@ func etcdCalls(conn *grpc.ClientConn, lease int64) map[string]func(ctx context.C
 		"/etcdserverpb.Auth/RoleRevokePermission": func(ctx context.Context) error {
 			return e(ac.RoleRevokePermission(ctx, &pb.AuthRoleRevokePermissionRequest{Role: "app", Key: []byte("app/")}))
 		},
+	}
+}
+
+// faceCalls makes one meaningful call of every method of the faces' gRPC
+// services (the resource service), on a resource type, tenancy and name a
+// user without roles may not touch.
+var faceCalls = map[string]func(ctx context.Context, rc pbresource.ResourceServiceClient) error{
+	"/hashicorp.consul.resource.ResourceService/Read": func(ctx context.Context, rc pbresource.ResourceServiceClient) error {
+		_, err := rc.Read(ctx, &pbresource.ReadRequest{Id: walkID()})
+		return err
+	},
+	"/hashicorp.consul.resource.ResourceService/Write": func(ctx context.Context, rc pbresource.ResourceServiceClient) error {
+		_, err := rc.Write(ctx, &pbresource.WriteRequest{Resource: &pbresource.Resource{Id: walkID()}})
+		return err
+	},
+	"/hashicorp.consul.resource.ResourceService/WriteStatus": func(ctx context.Context, rc pbresource.ResourceServiceClient) error {
+		id := walkID()
+		id.Uid = walkUID
+		_, err := rc.WriteStatus(ctx, &pbresource.WriteStatusRequest{Id: id, Version: "1", Key: "k", Status: &pbresource.Status{ObservedGeneration: walkUID}})
+		return err
+	},
+	"/hashicorp.consul.resource.ResourceService/MutateAndValidate": func(ctx context.Context, rc pbresource.ResourceServiceClient) error {
+		_, err := rc.MutateAndValidate(ctx, &pbresource.MutateAndValidateRequest{Resource: &pbresource.Resource{Id: walkID()}})
+		return err
+	},
+	"/hashicorp.consul.resource.ResourceService/Delete": func(ctx context.Context, rc pbresource.ResourceServiceClient) error {
+		_, err := rc.Delete(ctx, &pbresource.DeleteRequest{Id: walkID()})
+		return err
+	},
+	"/hashicorp.consul.resource.ResourceService/List": func(ctx context.Context, rc pbresource.ResourceServiceClient) error {
+		_, err := rc.List(ctx, &pbresource.ListRequest{Type: walkID().Type, Tenancy: walkID().Tenancy})
+		return err
+	},
+	"/hashicorp.consul.resource.ResourceService/ListByOwner": func(ctx context.Context, rc pbresource.ResourceServiceClient) error {
+		id := walkID()
+		id.Uid = walkUID
+		_, err := rc.ListByOwner(ctx, &pbresource.ListByOwnerRequest{Owner: id})
+		return err
+	},
+	"/hashicorp.consul.resource.ResourceService/WatchList": func(ctx context.Context, rc pbresource.ResourceServiceClient) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		st, err := rc.WatchList(ctx, &pbresource.WatchListRequest{Type: walkID().Type, Tenancy: walkID().Tenancy})
+		if err != nil {
+			return err
+		}
+		_, err = st.Recv()
+		return err
+	},
+}
+
+const walkUID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+
+func walkID() *pbresource.ID {
+	return &pbresource.ID{
+		Type:    &pbresource.Type{Group: "demo", GroupVersion: "v2", Kind: "Artist"},
+		Tenancy: &pbresource.Tenancy{Partition: "default", Namespace: "default"},
+		Name:    "korn",
 	}
 }
