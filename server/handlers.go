@@ -71,7 +71,7 @@ func (s *Server) Handler() http.Handler {
 	var patterns []string
 	route := func(pattern string, h http.Handler) {
 		patterns = append(patterns, pattern)
-		mux.Handle(pattern, s.metrics.instrument(pattern, s.guard(pattern, h)))
+		mux.Handle(pattern, s.metrics.instrument(pattern, slowLog(s.cfg.Logger, pattern, SlowRequest, s.guard(pattern, h))))
 	}
 	route("GET /healthz", http.HandlerFunc(s.healthz))
 	route("GET /readyz", http.HandlerFunc(s.readyz))
