@@ -1,7 +1,6 @@
 package sqlapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +23,7 @@ const MaxStatements = 5000
 func decodeStatements(r io.Reader) ([]Statement, error) {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
-	var raw []json.RawMessage
+	var raw []any // decoded once: strings, json.Numbers, arrays, objects
 	if err := dec.Decode(&raw); err != nil {
 		return nil, bodyError(err)
 	}
@@ -61,23 +60,15 @@ func bodyError(err error) error {
 	return badRequest("request body: invalid JSON: " + err.Error())
 }
 
-func decodeStatement(elem json.RawMessage) (Statement, error) {
-	elem = bytes.TrimSpace(elem)
-	if len(elem) > 0 && elem[0] == '"' {
-		var sql string
-		if err := json.Unmarshal(elem, &sql); err != nil {
-			return Statement{}, err
-		}
+// decodeStatement reads one element of the body: a bare SQL string or an
+// array of the SQL and its parameters.
+func decodeStatement(elem any) (Statement, error) {
+	if sql, ok := elem.(string); ok {
 		return statementOf(sql)
 	}
-	if len(elem) == 0 || elem[0] != '[' {
+	parts, ok := elem.([]any)
+	if !ok {
 		return Statement{}, errors.New("want a SQL string or an array of the SQL and its parameters")
-	}
-	dec := json.NewDecoder(bytes.NewReader(elem))
-	dec.UseNumber()
-	var parts []any
-	if err := dec.Decode(&parts); err != nil {
-		return Statement{}, err
 	}
 	if len(parts) == 0 {
 		return Statement{}, errors.New("empty array, want the SQL first")

@@ -28,6 +28,7 @@ const (
 // default) or arrays of bytes (blob_array). Integers are written exactly.
 func encodeResponse(results []Result, form resultForm, f flags, elapsed time.Duration) []byte {
 	var b bytes.Buffer
+	b.Grow(128) // a one-row result or an insert's id fits without growing
 	b.WriteString(`{"results":[`)
 	for i, r := range results {
 		if i > 0 {
@@ -197,9 +198,21 @@ func writeValue(b *bytes.Buffer, v any, blobArray bool) {
 	}
 }
 
+// writeString writes s as a JSON string, exactly as encoding/json would
+// (HTML characters, U+2028/U+2029 and invalid UTF-8 escaped). Most column
+// names, types and values are plain printable ASCII: those are copied
+// between quotes without json.Marshal's reflection and allocation.
 func writeString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			enc, _ := json.Marshal(s)
+			b.Write(enc)
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
 
 func writeStrings(b *bytes.Buffer, ss []string) {
