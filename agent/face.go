@@ -50,9 +50,10 @@ type FaceEnv struct {
 	Registry *prometheus.Registry
 	// Auth is the member's auth store. A face authorizes each request
 	// with Auth.Authorize(ctx, auth.Request{User: id, Op, Namespace,
-	// Key, RangeEnd}), id being auth.IdentityFromContext(r.Context()) on
-	// its HTTP routes (the client port's guard put it there) or
-	// Auth.IdentityFromGRPC(ctx) in its gRPC services.
+	// Key, RangeEnd}), id being auth.IdentityFromContext(ctx) on its
+	// HTTP routes and gRPC services alike (the client port's guard and
+	// interceptor put it there). The built-in faces wrap their stores in
+	// the check (face_sql_auth.go, face_resource_auth.go).
 	Auth *auth.Store
 	// MaxRequestBytes caps one request, the same for every API (etcd's
 	// --max-request-bytes).
