@@ -167,7 +167,7 @@ func checkWatchers(ws []*resWatcher, list map[string]string, wrote map[uint64]st
 	for _, w := range ws {
 		w.mu.Lock()
 		bad = append(bad, w.bad...)
-		if !w.started {
+		if w.snaps == 0 {
 			bad = append(bad, fmt.Sprintf("watcher %d never got its snapshot (last error: %v)", w.id, w.lastErr))
 			w.mu.Unlock()
 			continue

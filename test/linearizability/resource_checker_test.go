@@ -86,3 +86,71 @@ func TestCheckWatchers(t *testing.T) {
 		})
 	}
 }
+
+// TestWatcherResumeAfterEmptySnapshot is the seed-393929 false alarm: a
+// watcher whose snapshot was of the empty store (version 0) saw no event
+// before its stream broke, and came back after two writes. The API reads
+// from-version 0 as "start with a snapshot", so a resume from 0 got the
+// snapshot at version 2 and the checks saw an upsert at event version 2
+// carrying resource version 1, a duplicate, two missed writes and two
+// watchers that disagree. The watcher must start again from the snapshot
+// instead, and then agrees with one that saw every write.
+func TestWatcherResumeAfterEmptySnapshot(t *testing.T) {
+	// serve answers a stream begun by w as the API does: a snapshot of
+	// state at version rev without a from-version or with 0, else the
+	// history after from.
+	type write struct {
+		name    string
+		version uint64
+	}
+	serve := func(w *resWatcher, rev uint64, hist []write) {
+		t.Helper()
+		from, resume := w.begin(func() {})
+		var evs []*pbresource.WatchEvent
+		if !resume || from == 0 {
+			for _, wr := range hist {
+				ev := watchEvent("upsert", wr.name, rev)
+				ev.GetUpsert().Resource.Version = strconv.FormatUint(wr.version, 10)
+				evs = append(evs, ev)
+			}
+			evs = append(evs, watchEvent("end", "", rev))
+		} else {
+			for _, wr := range hist {
+				if wr.version > from {
+					evs = append(evs, watchEvent("upsert", wr.name, wr.version))
+				}
+			}
+		}
+		snap := map[string]string{}
+		for _, ev := range evs {
+			if err := w.event(ev, snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	hist := []write{{"r0", 1}, {"r1", 2}}
+	gone := &resWatcher{id: 0, state: map[string]string{}, seen: map[uint64]string{}}
+	serve(gone, 0, nil)  // the empty store's snapshot, then the stream breaks
+	serve(gone, 2, hist) // back after r0 and r1 were written
+	stayed := &resWatcher{id: 1, state: map[string]string{}, seen: map[uint64]string{}}
+	serve(stayed, 0, nil)
+	for _, wr := range hist {
+		if err := stayed.event(watchEvent("upsert", wr.name, wr.version), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range []*resWatcher{gone, stayed} {
+		if err := w.event(watchEvent("upsert", "r2", 3), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := map[string]string{"r0": "1", "r1": "2", "r2": "3"}
+	wrote := map[uint64]string{1: "r0", 2: "r1", 3: "r2"}
+	if bad := checkWatchers([]*resWatcher{gone, stayed}, list, wrote); len(bad) > 0 {
+		t.Fatalf("violations for a good run: %s", strings.Join(bad, "; "))
+	}
+	if gone.from != 2 || gone.snaps != 2 || gone.resumes != 0 {
+		t.Fatalf("the watcher back after the writes is from %d after %d snapshots and %d resumes, want from 2 after 2 and 0",
+			gone.from, gone.snaps, gone.resumes)
+	}
+}

@@ -73,8 +73,9 @@ type resWatcher struct {
 	rng       *rand.Rand
 
 	mu      sync.Mutex
-	started bool              // its first snapshot ended
-	from    uint64            // the revision of its first snapshot: it must see every change after it
+	started bool              // its snapshot ended (and it resumes, not starts again)
+	snaps   int               // snapshots it got to the end of
+	from    uint64            // the revision of its snapshot: it must see every change after it
 	last    uint64            // the last version it saw
 	state   map[string]string // name -> resource version
 	seen    map[uint64]string // version -> name of every change after from
@@ -151,21 +152,10 @@ func (w *resWatcher) watchOnce(ctx context.Context, conns *resConns, ep string) 
 	// times, not only when a fault happens to hit a watcher's member.
 	hop := time.AfterFunc(time.Second+time.Duration(w.rng.Int63n(int64(2*time.Second))), cancel)
 	defer hop.Stop()
-	w.mu.Lock()
-	w.kick = cancel
-	resume := w.started
+	from, resume := w.begin(cancel)
 	if resume {
-		from := w.last
-		if os.Getenv("CONCORD_RESOURCE_RESUME_GAP") != "" {
-			// Deliberately broken: resume one version late, as a server
-			// that dropped the first event after a resume would. The
-			// checks must then report missed writes.
-			from++
-		}
 		sctx = metadata.AppendToOutgoingContext(sctx, fromVersionKey, strconv.FormatUint(from, 10))
-		w.resumes++
 	}
-	w.mu.Unlock()
 	stream, err := c.WatchList(sctx, &pbresource.WatchListRequest{Type: &pbresource.Type{Group: linResType.Group, Kind: linResType.Kind},
 		Tenancy: linResTenancy})
 	if err != nil {
@@ -186,6 +176,34 @@ func (w *resWatcher) watchOnce(ctx context.Context, conns *resConns, ep string) 
 	}
 }
 
+// begin prepares the watcher for a new stream that cancel ends: it
+// resumes (from-version from) once the watcher has a snapshot, and
+// otherwise starts with one. A watcher whose snapshot was of the empty
+// store (version 0) and that has seen no event since cannot resume: the
+// API reads from-version 0 as "start with a snapshot", so it starts again
+// from a fresh one, which becomes its start (from). Having seen no change,
+// it misses none by that.
+func (w *resWatcher) begin(cancel context.CancelFunc) (from uint64, resume bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.kick = cancel
+	if w.started && w.last == 0 {
+		w.started = false
+	}
+	if !w.started {
+		return 0, false
+	}
+	from = w.last
+	if os.Getenv("CONCORD_RESOURCE_RESUME_GAP") != "" {
+		// Deliberately broken: resume one version late, as a server
+		// that dropped the first event after a resume would. The
+		// checks must then report missed writes.
+		from++
+	}
+	w.resumes++
+	return from, true
+}
+
 // event applies one event to the watcher's view and checks its order.
 func (w *resWatcher) event(ev *pbresource.WatchEvent, snapshot map[string]string) error {
 	v, ok := eventVersion(ev)
@@ -198,6 +216,7 @@ func (w *resWatcher) event(ev *pbresource.WatchEvent, snapshot map[string]string
 		switch {
 		case ev.GetEndOfSnapshot() != nil:
 			w.started, w.from, w.last, w.state = true, v, v, snapshot
+			w.snaps++
 			delete(snapshot, snapRevKey)
 		case ev.GetUpsert() != nil:
 			res := ev.GetUpsert().GetResource()
