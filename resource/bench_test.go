@@ -53,8 +53,14 @@ func BenchmarkReadEventual(b *testing.B) {
 }
 
 // BenchmarkWatchFanout measures a write delivered to 1000 watches of its
-// type, each read by its own goroutine.
+// type, each read by its own goroutine taking its events one at a time
+// (Next) or in batches (NextBatch, as the API does).
 func BenchmarkWatchFanout(b *testing.B) {
+	b.Run("next", func(b *testing.B) { benchWatchFanout(b, false) })
+	b.Run("batch", func(b *testing.B) { benchWatchFanout(b, true) })
+}
+
+func benchWatchFanout(b *testing.B, batch bool) {
 	s, be := newLocal(b, Config{WatchBuffer: 1 << 16})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -68,11 +74,19 @@ func BenchmarkWatchFanout(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := -1; n < b.N; n++ { // EndOfSnapshot, then b.N writes
-				if _, err := w.Next(ctx); err != nil {
+			buf := make([]Event, 0, 256)
+			for n := -1; n < b.N; { // EndOfSnapshot, then b.N writes
+				if !batch {
+					buf = buf[:1]
+					buf[0], err = w.Next(ctx)
+				} else {
+					buf, err = w.NextBatch(ctx, buf)
+				}
+				if err != nil {
 					b.Error(err)
 					return
 				}
+				n += len(buf)
 			}
 		}()
 	}

@@ -214,11 +214,19 @@ func (w *Watch) NextBatch(ctx context.Context, buf []Event) ([]Event, error) {
 		w.h.s.metrics.eventsSent.Add(uint64(k))
 		return buf, nil
 	}
-	ev, err := w.Next(ctx)
-	if err != nil {
-		return buf, err
+	// Queued events are taken without Next's three-way select (which
+	// locks the done and ctx channels too); Next only when none is.
+	select {
+	case ev := <-w.ch:
+		buf = append(buf, ev)
+		w.h.s.metrics.eventsSent.Add(1)
+	default:
+		ev, err := w.Next(ctx)
+		if err != nil {
+			return buf, err
+		}
+		buf = append(buf, ev)
 	}
-	buf = append(buf, ev)
 	for len(buf) < n {
 		select {
 		case ev := <-w.ch:
