@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -262,12 +263,7 @@ func TestDBLoadSQLiteFile(t *testing.T) {
 	}
 	// The store's own file, as copied from a member's data dir, in WAL
 	// mode and with the meta table, loads too.
-	srcStore.mu.Lock()
-	err := srcStore.conn.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	srcStore.mu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	checkpointAll(t, srcStore)
 	raw, err := os.ReadFile(filepath.Join(srcStore.cfg.Dir, dbFileName))
 	if err != nil {
 		t.Fatal(err)
@@ -419,4 +415,35 @@ func FuzzLoadInput(f *testing.F) {
 			t.Fatalf("temporary files left behind: %v", left)
 		}
 	})
+}
+
+// checkpointAll moves the whole WAL into the database file. The
+// background checkpointer may hold the checkpoint lock at that moment:
+// wal_checkpoint then answers busy (in its first column, not as an error)
+// having moved only part of the WAL, so it is retried until it is not.
+func checkpointAll(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		stmt, _, err := s.conn.Prepare("PRAGMA wal_checkpoint(TRUNCATE)")
+		busy := int64(1)
+		if err == nil {
+			if stmt.Step() {
+				busy = stmt.ColumnInt64(0)
+			}
+			err = errors.Join(stmt.Err(), stmt.Close())
+		}
+		s.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("wal_checkpoint(TRUNCATE) stayed busy for 10s")
+		}
+		time.Sleep(time.Millisecond) // poll the condition until the deadline
+	}
 }
