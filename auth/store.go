@@ -35,8 +35,14 @@ type Config struct {
 	TokenWait time.Duration
 	// Logger receives auth events. Default: discard.
 	Logger *slog.Logger
-	// Now is the clock of token lifetimes. Default time.Now. For tests.
+	// Now is the wall clock: the issue stamp of simple tokens (carried in
+	// the log) and JWT claims. Default time.Now. For tests.
 	Now func() time.Time
+	// Mono is the clock of local simple-token expiry: only elapsed time
+	// between its readings matters, so it must not jump when the wall clock
+	// does (time.Now's readings compare by the monotonic clock). Default:
+	// Now. Tests set it apart from Now to jump the wall clock alone.
+	Mono func() time.Time
 }
 
 // Validate reports what is wrong with c, changing nothing.
@@ -72,6 +78,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Mono == nil {
+		c.Mono = c.Now
 	}
 }
 
@@ -115,7 +124,7 @@ func New(cfg Config, n Node) (*Store, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	s := &Store{cfg: cfg, node: n, st: newState(), tokens: newSimpleTokens(cfg.TokenTTL, cfg.Now), changed: make(chan struct{})}
+	s := &Store{cfg: cfg, node: n, st: newState(), tokens: newSimpleTokens(cfg.TokenTTL, cfg.Now, cfg.Mono), changed: make(chan struct{})}
 	kind, opts, _ := parseTokenOpts(cfg.Token)
 	if kind == tokenJWT {
 		j, err := newJWTTokens(opts, cfg.Now)

@@ -20,9 +20,17 @@ const DefaultTokenTTL = 300 * time.Second
 // in snapshots: a member restored from one forgets the tokens issued
 // before it, and their clients authenticate again (clientv3 does that by
 // itself on "invalid auth token").
+//
+// Expiry is local and monotonic: a token's deadline is the applying
+// member's mono reading plus the TTL, and each use restarts it, so a jump
+// of the wall clock neither ends tokens early nor makes them live on. The
+// proposer's wall-clock issue stamp is replicated (apply must be
+// deterministic given the entry) but serves only to skip entries that are
+// obviously stale when replayed at restart; see assign.
 type simpleTokens struct {
-	ttl time.Duration
-	now func() time.Time
+	ttl  time.Duration
+	now  func() time.Time // wall clock: only for the replay check
+	mono func() time.Time // expiry clock: compared by elapsed monotonic time
 
 	mu sync.Mutex
 	m  map[string]simpleToken
@@ -33,21 +41,22 @@ type simpleToken struct {
 	expires time.Time
 }
 
-func newSimpleTokens(ttl time.Duration, now func() time.Time) *simpleTokens {
-	return &simpleTokens{ttl: ttl, now: now, m: map[string]simpleToken{}}
+func newSimpleTokens(ttl time.Duration, now, mono func() time.Time) *simpleTokens {
+	return &simpleTokens{ttl: ttl, now: now, mono: mono, m: map[string]simpleToken{}}
 }
 
-// assign records token for user, issued at issued by the proposer's clock.
-// A token already past its TTL (an old entry replayed at restart) is not
-// recorded.
+// assign records token for user, issued at issued by the proposer's wall
+// clock, with a full TTL from now on the monotonic clock (as etcd's
+// simple-token keeper does at apply). An entry whose issue stamp is more
+// than the TTL behind our wall clock (an old entry replayed at restart) is
+// not recorded: that is the one wall-clock decision, and the only one a
+// replicated stamp can support; a member whose wall clock is far ahead of
+// the proposer's skips the token, and the client authenticates again.
 func (t *simpleTokens) assign(token, user string, issued time.Time) {
-	expires := issued.Add(t.ttl)
-	if now := t.now(); expires.Before(now) {
+	if issued.Add(t.ttl).Before(t.now()) {
 		return
-	} else if issued.After(now) {
-		// A proposer clock ahead of ours must not lengthen the TTL.
-		expires = now.Add(t.ttl)
 	}
+	expires := t.mono().Add(t.ttl)
 	t.mu.Lock()
 	t.m[token] = simpleToken{user: user, expires: expires}
 	t.mu.Unlock()
@@ -61,7 +70,7 @@ func (t *simpleTokens) info(token string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	now := t.now()
+	now := t.mono()
 	if !now.Before(tk.expires) {
 		delete(t.m, token)
 		return "", false
@@ -92,7 +101,7 @@ func (t *simpleTokens) disable() {
 
 // sweep forgets expired tokens.
 func (t *simpleTokens) sweep() {
-	now := t.now()
+	now := t.mono()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k, tk := range t.m {
