@@ -72,6 +72,8 @@ type API struct {
 	node   Node
 	store  *kv.Store
 	lessor *kv.Lessor
+	// leaseNow reads Config.LeaseClock: every time passed to the lessor.
+	leaseNow func() time.Time
 	limits Limits
 	logger *slog.Logger
 
@@ -111,6 +113,12 @@ type Config struct {
 	// Quota, if set, is the guard to use instead of one built from
 	// QuotaBytes (the agent shares one with the other faces).
 	Quota *kv.Guard
+	// LeaseClock is the clock of lease deadlines: the lessor only compares
+	// its readings, so they must come from a clock that does not jump when
+	// the wall clock does (time.Now's readings compare by the monotonic
+	// clock). Default time.Now. Tests inject one to jump the wall clock
+	// alone.
+	LeaseClock func() time.Time
 }
 
 // New returns an API. Register it on a grpc.Server with Register.
@@ -121,6 +129,10 @@ func New(cfg Config) *API {
 	}
 	a := &API{node: cfg.Node, store: cfg.Store, lessor: cfg.Lessor, limits: cfg.Limits, logger: cfg.Logger, snapshot: cfg.Snapshot, compaction: cfg.AutoCompaction,
 		progressEvery: cfg.ProgressNotifyInterval, auth: cfg.Auth}
+	a.leaseNow = cfg.LeaseClock
+	if a.leaseNow == nil {
+		a.leaseNow = time.Now
+	}
 	a.quota = cfg.Quota
 	if a.quota == nil {
 		a.quota = newQuota(cfg.Node, cfg.Store, cfg.QuotaBytes, &a.acked)

@@ -148,7 +148,7 @@ func (a *API) registerLeaderCalls() {
 			if n <= 0 {
 				return nil, fmt.Errorf("malformed lease id")
 			}
-			ttl, err := fn(id, time.Now())
+			ttl, err := fn(id, a.leaseNow())
 			if errors.Is(err, kv.ErrNotPrimary) {
 				return nil, node.ErrNotLeader // not promoted yet: the caller retries
 			}
@@ -199,12 +199,12 @@ func (a *API) promote(ctx context.Context) bool {
 	if err := a.node.ReadBarrier(bctx); err != nil {
 		return false
 	}
-	a.lessor.Promote(time.Now())
+	a.lessor.Promote(a.leaseNow())
 	return true
 }
 
 func (a *API) expireLeases(ctx context.Context) {
-	now := time.Now()
+	now := a.leaseNow()
 	for _, id := range a.lessor.Expired(now) {
 		if _, err := a.node.Apply(ctx, node.TypeKV, kv.EncodeLeaseRevoke(&pb.LeaseRevokeRequest{ID: id})); err != nil {
 			a.logger.Warn("could not revoke expired lease", "lease", id, "err", err)
