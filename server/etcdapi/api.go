@@ -74,8 +74,8 @@ type API struct {
 	lessor *kv.Lessor
 	// leaseNow reads Config.LeaseClock: every time passed to the lessor.
 	leaseNow func() time.Time
-	limits Limits
-	logger *slog.Logger
+	limits   Limits
+	logger   *slog.Logger
 
 	compaction    AutoCompaction
 	progressEvery time.Duration
