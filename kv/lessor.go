@@ -10,6 +10,11 @@ import (
 
 // Lessor decides lease expiry on the leader. It is not part of apply and
 // holds no clock: every time-dependent method takes now from the caller.
+// It only compares and subtracts those readings, so they must come from a
+// clock that does not jump with the wall clock: time.Now (its values carry
+// the monotonic reading that Sub and Before use; etcdapi's
+// Config.LeaseClock), never time.Unix stamps or Round(0) values, which
+// compare by the wall clock.
 //
 // Contract:
 //   - Every member has one, passed in Options.Lessor, so it always knows the
