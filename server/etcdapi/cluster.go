@@ -66,8 +66,8 @@ func (s *clusterService) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) 
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	if members, err = s.a.node.Members(ctx); err != nil {
-		return nil, toGRPC(err)
+	if members, err = s.membersAfterChange(ctx); err != nil {
+		return nil, err
 	}
 	added := &pb.Member{ID: MemberID(id), PeerURLs: r.PeerURLs, IsLearner: r.IsLearner}
 	return &pb.MemberAddResponse{Header: s.a.clusterHeader(), Member: added, Members: toPBMembers(members)}, nil
@@ -84,9 +84,9 @@ func (s *clusterService) MemberRemove(ctx context.Context, r *pb.MemberRemoveReq
 		}
 		return nil, toGRPC(err)
 	}
-	members, err := s.a.node.Members(ctx)
+	members, err := s.membersAfterChange(ctx)
 	if err != nil {
-		return nil, toGRPC(err)
+		return nil, err
 	}
 	return &pb.MemberRemoveResponse{Header: s.a.clusterHeader(), Members: toPBMembers(members)}, nil
 }
@@ -106,11 +106,25 @@ func (s *clusterService) MemberPromote(ctx context.Context, r *pb.MemberPromoteR
 	if err := s.a.node.PromoteToVoter(ctx, m.ID); err != nil {
 		return nil, toGRPC(err)
 	}
+	members, err := s.membersAfterChange(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.MemberPromoteResponse{Header: s.a.clusterHeader(), Members: toPBMembers(members)}, nil
+}
+
+// membersAfterChange lists the members once this member has the change
+// just made: the leader committed it, but a follower that forwarded it may
+// not have received the entry yet, and would list the old membership.
+func (s *clusterService) membersAfterChange(ctx context.Context) ([]node.Member, error) {
+	if err := s.a.node.ReadBarrier(ctx); err != nil {
+		return nil, toGRPC(err)
+	}
 	members, err := s.a.node.Members(ctx)
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	return &pb.MemberPromoteResponse{Header: s.a.clusterHeader(), Members: toPBMembers(members)}, nil
+	return members, nil
 }
 
 // find returns the member with etcd id id. It reads the membership after a
