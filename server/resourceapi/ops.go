@@ -27,10 +27,18 @@ func (a *API) write(ctx context.Context, in *pbresource.Resource, strict bool) (
 	if strict {
 		return a.cfg.Backend.WriteCAS(ctx, in)
 	}
+	// A caller naming a version may have got it from another member: the
+	// stored resource is then read after the read barrier, or a member
+	// that has not applied that version yet would refuse a correct CAS.
+	// Without a version a stale read only costs a CAS retry.
+	consistency := resource.EventualConsistency
+	if in.Version != "" {
+		consistency = resource.StrongConsistency
+	}
 	var out *pbresource.Resource
 	err := a.retryCAS(ctx, in.Version, func() error {
 		res := proto.Clone(in).(*pbresource.Resource)
-		existing, err := a.readCurrent(ctx, resource.EventualConsistency, res.Id)
+		existing, err := a.readCurrent(ctx, consistency, res.Id)
 		switch {
 		case errors.Is(err, resource.ErrNotFound):
 			if res.Version != "" {
