@@ -23,6 +23,15 @@ import (
 //   - the header revision is the store's current revision, whatever revision
 //     was read.
 func rangeKeys(st *state, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	return rangeKeysCapped(st, r, nil)
+}
+
+// rangeKeysCapped is rangeKeys charging the key-values it returns to b
+// before building any of them: ErrRangeTooLarge once they pass it. Without
+// a sort or a revision filter the scan stops at the first key past the
+// cap; with one, the matching records are collected (a pointer each, no
+// copy) and charged after sorting and the limit.
+func rangeKeysCapped(st *state, r *pb.RangeRequest, b *readBudget) (*pb.RangeResponse, error) {
 	rev, err := st.checkRev(r.Revision)
 	if err != nil {
 		return nil, err
@@ -38,6 +47,7 @@ func rangeKeys(st *state, r *pb.RangeRequest) (*pb.RangeResponse, error) {
 	}
 	var hits []*rec
 	var count int64
+	var overBudget error
 	scan(st.keys, mkSpan(r.Key, r.RangeEnd), func(_ string, vs versions) bool {
 		v := vs.at(rev)
 		if v == nil {
@@ -45,10 +55,20 @@ func rangeKeys(st *state, r *pb.RangeRequest) (*pb.RangeResponse, error) {
 		}
 		count++
 		if !r.CountOnly && (fetch < 0 || len(hits) < fetch) {
+			// Unfiltered hits are returned in scan order: charge each one
+			// returned (not the extra one fetched for "more") now.
+			if !filtered && (r.Limit <= 0 || len(hits) < int(r.Limit)) {
+				if overBudget = b.take(kvEncodedSize(v, r.KeysOnly)); overBudget != nil {
+					return false
+				}
+			}
 			hits = append(hits, v)
 		}
 		return true
 	})
+	if overBudget != nil {
+		return nil, overBudget
+	}
 	resp.Count = count
 	if r.CountOnly {
 		return resp, nil
@@ -58,6 +78,13 @@ func rangeKeys(st *state, r *pb.RangeRequest) (*pb.RangeResponse, error) {
 	if r.Limit > 0 && len(hits) > int(r.Limit) {
 		hits = hits[:r.Limit]
 		resp.More = true
+	}
+	if filtered {
+		for _, v := range hits {
+			if err := b.take(kvEncodedSize(v, r.KeysOnly)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	resp.Kvs = make([]*mvccpb.KeyValue, len(hits))
 	for i, v := range hits {

@@ -180,7 +180,7 @@ func (w *writer) execTxn(rt *pb.TxnRequest, c *choice) (*pb.TxnResponse, error) 
 		var ro *pb.ResponseOp
 		switch {
 		case op.GetRequestRange() != nil:
-			r, err := rangeKeys(&w.st, op.GetRequestRange())
+			r, err := rangeKeysCapped(&w.st, op.GetRequestRange(), w.budget)
 			if err != nil {
 				return nil, err
 			}
@@ -224,10 +224,16 @@ func setHeaders(resp *pb.TxnResponse, rev int64) {
 
 // readTxn evaluates a read-only txn against one state.
 func readTxn(st *state, rt *pb.TxnRequest) (*pb.TxnResponse, error) {
+	return readTxnCapped(st, rt, nil)
+}
+
+// readTxnCapped is readTxn with every range charged to b.
+func readTxnCapped(st *state, rt *pb.TxnRequest, b *readBudget) (*pb.TxnResponse, error) {
 	if !isReadOnly(rt) {
 		return nil, ErrNotReadOnly
 	}
 	w := newWriter(st, 0)
+	w.budget = b
 	resp, err := w.execTxn(rt, choose(st, rt))
 	if err != nil {
 		return nil, err

@@ -26,6 +26,9 @@ type writer struct {
 	changes  []change
 	leaseOps []leaseOp
 	minTTL   int64
+	// budget caps the ranges of a read-only txn (readTxnCapped); nil in
+	// apply, whose results must not depend on a member's settings.
+	budget *readBudget
 }
 
 func newWriter(base *state, minLeaseTTL int64) *writer {
