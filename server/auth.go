@@ -47,7 +47,8 @@ const (
 )
 
 // routeRules lists every built-in route's rule. Routes of extensions
-// (faces) are ruleUser: the face authorizes each object itself.
+// (faces) are ruleUser, the face authorizing each object itself, or
+// rulePublic if the face lists them in Extension.Public.
 var routeRules = map[string]routeRule{
 	"GET /healthz":               rulePublic,
 	"GET /readyz":                rulePublic,
@@ -77,6 +78,9 @@ func (s *Server) ruleFor(pattern string) routeRule {
 	}
 	for _, ext := range s.cfg.Extensions {
 		if _, ok := ext.Routes[pattern]; ok {
+			if slices.Contains(ext.Public, pattern) {
+				return rulePublic
+			}
 			return ruleUser
 		}
 	}

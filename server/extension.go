@@ -20,6 +20,10 @@ type Extension struct {
 	Routes map[string]http.Handler
 	// Status, if set, returns the face's JSON-encodable status section.
 	Status func(ctx context.Context) any
+	// Public lists patterns of Routes served without credentials even
+	// while auth is on (the web console's static files, which hold no
+	// data). Every other route of a face needs an authenticated user.
+	Public []string
 }
 
 // routeMethods groups route patterns by path: the methods each path
