@@ -55,6 +55,7 @@ type agentOptions struct {
 	snapshotThreshold uint64
 	snapshotInterval  time.Duration
 	maxSnapshots      int
+	catchupEntries    uint64
 
 	maxRequestBytes         int
 	maxTxnOps               int
@@ -116,6 +117,7 @@ rejoins with no such flag. --dev runs a single node with its data in
 	f.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", d.SnapshotThreshold, "log entries since the last snapshot that trigger a new one")
 	f.DurationVar(&o.snapshotInterval, "snapshot-interval", d.SnapshotInterval, "how often the snapshot threshold is checked")
 	f.IntVar(&o.maxSnapshots, "max-snapshots", d.MaxSnapshots, "snapshots kept on disk")
+	f.Uint64Var(&o.catchupEntries, "snapshot-catchup-entries", d.TrailingLogs, "log entries kept after a snapshot for slow followers to catch up from (etcd's flag); a follower further behind gets the snapshot")
 
 	f.IntVar(&o.maxRequestBytes, "max-request-bytes", etcdapi.DefaultMaxRequestBytes, "largest write request accepted, in bytes (etcd's default)")
 	f.IntVar(&o.maxTxnOps, "max-txn-ops", etcdapi.DefaultMaxTxnOps, "most operations in one transaction branch (etcd's default)")
@@ -226,6 +228,7 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	c.LeaderTimeout, c.ApplyTimeout, c.CommitRetries = o.leaderTimeout, o.applyTimeout, o.commitRetries
 	c.HeartbeatTimeout, c.ElectionTimeout = o.heartbeatTimeout, o.electionTimeout
 	c.SnapshotThreshold, c.SnapshotInterval, c.MaxSnapshots = o.snapshotThreshold, o.snapshotInterval, o.maxSnapshots
+	c.TrailingLogs = o.catchupEntries
 	for name, v := range map[string]time.Duration{"--leader-timeout": c.LeaderTimeout, "--apply-timeout": c.ApplyTimeout,
 		"--heartbeat-timeout": c.HeartbeatTimeout, "--election-timeout": c.ElectionTimeout, "--snapshot-interval": c.SnapshotInterval} {
 		if v <= 0 {

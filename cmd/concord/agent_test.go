@@ -49,8 +49,11 @@ func TestBuildConfig(t *testing.T) {
 		}},
 		{name: "join and timeouts", args: []string{"--node-id", "n2", "--data-dir", "d", "--join", "a:1,b:2",
 			"--heartbeat-timeout", "2s", "--election-timeout", "3s", "--leader-timeout", "4s", "--apply-timeout", "5s",
-			"--snapshot-threshold", "100", "--max-snapshots", "3"}, check: func(t *testing.T, c agentConfig) {
+			"--snapshot-threshold", "100", "--max-snapshots", "3", "--snapshot-catchup-entries", "50"}, check: func(t *testing.T, c agentConfig) {
 			n := c.node
+			if n.TrailingLogs != 50 {
+				t.Fatalf("--snapshot-catchup-entries 50 gave TrailingLogs %d", n.TrailingLogs)
+			}
 			if len(n.Join) != 2 || n.Join[1] != "b:2" || n.HeartbeatTimeout != 2*time.Second || n.ElectionTimeout != 3*time.Second ||
 				n.LeaderTimeout != 4*time.Second || n.ApplyTimeout != 5*time.Second || n.SnapshotThreshold != 100 || n.MaxSnapshots != 3 {
 				t.Fatalf("config %+v", n)
