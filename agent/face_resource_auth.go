@@ -42,6 +42,11 @@ func (b resourceAuthBackend) check(ctx context.Context, op auth.Op, key, end []b
 		return nil
 	}
 	id, _ := auth.IdentityFromContext(ctx)
+	return b.checkAs(ctx, id, op, key, end)
+}
+
+// checkAs is check for the user id.
+func (b resourceAuthBackend) checkAs(ctx context.Context, id auth.Identity, op auth.Op, key, end []byte) error {
 	if err := b.auth.Authorize(ctx, auth.Request{User: id, Op: op, Namespace: auth.NamespaceResource, Key: key, RangeEnd: end}); err != nil {
 		if end != nil {
 			return fmt.Errorf("resource: %s on %q and all under it: %w", op, key, err)
@@ -133,9 +138,13 @@ func (b resourceAuthBackend) ListByOwner(ctx context.Context, c resource.ReadCon
 }
 
 func (b resourceAuthBackend) WatchList(ctx context.Context, t resource.UnversionedType, ten *pbresource.Tenancy, namePrefix string, from uint64) (resourceapi.Watcher, error) {
-	key, end := queryRange(t, ten)
-	if err := b.check(ctx, auth.OpRead, key, end); err != nil {
-		return nil, err
+	if b.auth == nil {
+		return b.next.WatchList(ctx, t, ten, namePrefix, from)
 	}
-	return b.next.WatchList(ctx, t, ten, namePrefix, from)
+	// Guarded even while auth is off: enabling it ends a watch opened
+	// without credentials.
+	key, end := queryRange(t, ten)
+	return b.newAuthWatch(ctx, key, end, func(ctx context.Context) (resourceapi.Watcher, error) {
+		return b.next.WatchList(ctx, t, ten, namePrefix, from)
+	})
 }

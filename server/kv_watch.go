@@ -13,6 +13,10 @@ import (
 // line, which also tells proxies and clients that the stream is alive.
 const watchProgressEvery = 30 * time.Second
 
+// watchDeniedReason is the cancel reason of a watch whose user may no
+// longer read its range: etcd's text, as the gRPC watch gives it.
+const watchDeniedReason = "etcdserver: permission denied"
+
 // kvWatch streams events as newline-delimited JSON (WatchEvent) until the
 // client goes away or the watch is cancelled.
 func (s *Server) kvWatch(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +34,12 @@ func (s *Server) kvWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w) // reaches Flush through middleware wrappers
+	wa := s.newWatchAuth(r.Context(), key, end)
+	authChanged := wa.changed()
+	if err := wa.check(r.Context()); err != nil { // a change since the guard's check
+		s.denied(w, r, err)
+		return
+	}
 	watcher := store.Watch(req)
 	defer watcher.Close()
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -52,9 +62,24 @@ func (s *Server) kvWatch(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-tick.C:
 			watcher.RequestProgress()
+		case <-authChanged:
+			if authChanged = wa.recheck(r.Context()); authChanged == nil {
+				send(WatchEvent{Canceled: true, Reason: watchDeniedReason})
+				return
+			}
 		case resp, open := <-watcher.C():
 			if !open {
 				return
+			}
+			// The state machines apply in log order: an auth change
+			// before this event's entry has already been applied.
+			select {
+			case <-authChanged:
+				if authChanged = wa.recheck(r.Context()); authChanged == nil {
+					send(WatchEvent{Canceled: true, Reason: watchDeniedReason})
+					return
+				}
+			default:
 			}
 			if !sendWatchResponse(send, resp, forceBase64) || resp.Canceled {
 				return
