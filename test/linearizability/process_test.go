@@ -54,8 +54,12 @@ type process struct {
 	id, dir    string
 	clientAddr string
 	peerAddr   string
-	cluster    string // --initial-cluster
-	log        *os.File
+	cluster    string // --initial-cluster, if set
+	extra      []string
+	// onStart, if set, is told the PID of each start (the fault proxy
+	// recognises a member's connections by it).
+	onStart func(pid int)
+	log     *os.File
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -75,14 +79,21 @@ func (p *process) Start(context.Context) error {
 			return fmt.Errorf("%s is running", p.id)
 		}
 	}
-	cmd := exec.Command(p.bin, "agent", "--node-id", p.id, "--data-dir", filepath.Join(p.dir, "data"),
-		"--client-addr", p.clientAddr, "--peer-addr", p.peerAddr, "--initial-cluster", p.cluster,
-		"--heartbeat-timeout", "1s", "--election-timeout", "1s", "--log-level", "warn")
+	args := []string{"agent", "--node-id", p.id, "--data-dir", filepath.Join(p.dir, "data"),
+		"--client-addr", p.clientAddr, "--peer-addr", p.peerAddr,
+		"--heartbeat-timeout", "1s", "--election-timeout", "1s", "--log-level", "warn"}
+	if p.cluster != "" {
+		args = append(args, "--initial-cluster", p.cluster)
+	}
+	cmd := exec.Command(p.bin, append(args, p.extra...)...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	cmd.Env = cleanEnv()
 	fmt.Fprintf(p.log, "=== start %s\n", time.Now().Format(time.StampMilli))
 	if err := cmd.Start(); err != nil {
 		return err
+	}
+	if p.onStart != nil {
+		p.onStart(cmd.Process.Pid)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
@@ -155,9 +166,18 @@ func startProcesses(t *testing.T, n int) *External {
 		procs = append(procs, p)
 		peers = append(peers, p.id+"="+p.peerAddr)
 	}
-	var members []Member
 	for _, p := range procs {
 		p.cluster = strings.Join(peers, ",")
+	}
+	return launchProcesses(t, procs)
+}
+
+// launchProcesses starts procs (configured), kills them when t ends
+// (printing their logs if it failed), and waits until they are ready and
+// one leads.
+func launchProcesses(t *testing.T, procs []*process) *External {
+	var members []Member
+	for _, p := range procs {
 		members = append(members, p)
 	}
 	e := NewExternal(members...)
