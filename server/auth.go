@@ -66,6 +66,7 @@ var routeRules = map[string]routeRule{
 	"DELETE /v1/kv/{key...}":     ruleUser,
 	"POST /v1/txn":               ruleUser,
 	"GET /v1/watch/{key...}":     ruleWatch,
+	pprofRoute:                   ruleAdmin, // Config.Pprof's profiles
 }
 
 // ruleFor returns pattern's rule.

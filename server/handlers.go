@@ -36,6 +36,9 @@ type StatusResponse struct {
 	// disk_full); DiskFullErrors counts writes refused for space.
 	DiskFull       bool   `json:"disk_full"`
 	DiskFullErrors uint64 `json:"disk_full_errors"`
+	// Version is the member's build (Config.Version), for
+	// concord status --cluster during a rolling upgrade.
+	Version string `json:"version,omitempty"`
 }
 
 // MemberResponse describes one member in GET /v1/status and GET /v1/members.
@@ -69,10 +72,11 @@ type OKResponse struct {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	var patterns []string
-	route := func(pattern string, h http.Handler) {
+	routeOf := func(api, pattern string, h http.Handler) {
 		patterns = append(patterns, pattern)
-		mux.Handle(pattern, s.metrics.instrument(pattern, slowLog(s.cfg.Logger, pattern, SlowRequest, s.guard(pattern, h))))
+		mux.Handle(pattern, s.metrics.instrument(api, pattern, slowLog(s.cfg.Logger, pattern, SlowRequest, s.guard(pattern, h))))
 	}
+	route := func(pattern string, h http.Handler) { routeOf(routeAPI(pattern), pattern, h) }
 	route("GET /healthz", http.HandlerFunc(s.healthz))
 	route("GET /readyz", http.HandlerFunc(s.readyz))
 	route("GET /v1/status", http.HandlerFunc(s.status))
@@ -89,9 +93,12 @@ func (s *Server) Handler() http.Handler {
 	for pattern, h := range s.snapshotRoutes() {
 		route(pattern, h)
 	}
+	if s.cfg.Pprof {
+		route(pprofRoute, http.HandlerFunc(servePprof))
+	}
 	for _, ext := range s.cfg.Extensions {
 		for _, pattern := range slices.Sorted(maps.Keys(ext.Routes)) {
-			route(pattern, ext.Routes[pattern])
+			routeOf(ext.Name, pattern, ext.Routes[pattern])
 		}
 	}
 	patterns = append(patterns, "GET /metrics")
@@ -157,7 +164,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		LastLogIndex: st.LastLogIndex, ClusterID: formatClusterID(st.ClusterID),
 		LastContactMS: st.LastContact.Milliseconds(), Ready: s.readiness() == nil,
 		DiskFull: st.DiskFull, DiskFullErrors: st.DiskFullErrors,
-		Members: []MemberResponse{},
+		Version: s.cfg.Version, Members: []MemberResponse{},
 	}
 	ms, err := s.cfg.Node.Members(r.Context())
 	if err != nil {

@@ -23,7 +23,8 @@ func NewRegistry() *prometheus.Registry {
 
 // serverMetrics are the client port's own metrics.
 type serverMetrics struct {
-	requests *prometheus.CounterVec
+	requests *prometheus.CounterVec // concord_http_requests_total, kept for existing dashboards
+	req      *requestMetrics
 }
 
 // registerNodeMetrics registers gauges that read the node's status on every
@@ -36,8 +37,8 @@ func registerNodeMetrics(reg prometheus.Registerer, n Node) (*serverMetrics, err
 	m := &serverMetrics{requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "concord", Subsystem: "http", Name: "requests_total",
 		Help: "HTTP requests on the client port, by route and status code.",
-	}, []string{"route", "code"})}
-	cs := []prometheus.Collector{
+	}, []string{"route", "code"}), req: newRequestMetrics()}
+	cs := append(m.req.collectors(),
 		m.requests,
 		gauge("term", "Current raft term.", func() float64 { return float64(status().Term) }),
 		gauge("commit_index", "Highest log index known to be committed.", func() float64 { return float64(status().CommitIndex) }),
@@ -57,7 +58,7 @@ func registerNodeMetrics(reg prometheus.Registerer, n Node) (*serverMetrics, err
 				return 0
 			}
 		}),
-	}
+	)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -102,13 +103,16 @@ func boolFloat(b bool) float64 {
 	return 0
 }
 
-// instrument counts requests to route by status code.
-func (m *serverMetrics) instrument(route string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// instrument counts and times requests to route, of the face api, by
+// status code (requestMetrics), and counts them in
+// concord_http_requests_total.
+func (m *serverMetrics) instrument(api, route string, h http.Handler) http.Handler {
+	legacy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rw, r)
 		m.requests.WithLabelValues(route, strconv.Itoa(rw.status)).Inc()
 	})
+	return m.req.instrumentHTTP(api, route, legacy)
 }
 
 type statusWriter struct {

@@ -59,6 +59,10 @@ type Config struct {
 	// RequestTimeout bounds one membership or leadership request (on top of
 	// the node's own LeaderTimeout and ApplyTimeout). Default 30s.
 	RequestTimeout time.Duration
+	// ClientSendTimeout bounds each write to an HTTP client: a client that
+	// reads nothing for that long has its connection closed (limits.go).
+	// Default DefaultClientSendTimeout; negative: no bound.
+	ClientSendTimeout time.Duration
 	// KV serves the REST key-value API (/v1/kv, /v1/txn, /v1/watch). If
 	// nil those endpoints answer 404.
 	KV KV
@@ -77,6 +81,12 @@ type Config struct {
 	// auth is enabled. Default: open, as etcd's /metrics (health and
 	// readiness probes are always open).
 	GuardMetrics bool
+	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof,
+	// root only while auth is enabled (server/pprof.go). Default off.
+	Pprof bool
+	// Version is the member's build, reported by GET /v1/status. Default:
+	// the main module's version from the build info.
+	Version string
 }
 
 // Server is the client port. Create it with New, register gRPC services
@@ -111,16 +121,27 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.ClientSendTimeout == 0 {
+		cfg.ClientSendTimeout = DefaultClientSendTimeout
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = NewRegistry()
 	}
-	s := &Server{cfg: cfg, grpc: grpc.NewServer(cfg.GRPCOptions...), health: health.NewServer()}
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	if cfg.Version == "" {
+		cfg.Version = buildVersion()
+	}
 	m, err := registerNodeMetrics(cfg.Registry, cfg.Node)
 	if err != nil {
 		return nil, fmt.Errorf("server: register metrics: %w", err)
 	}
-	s.metrics = m
+	// The request metrics' interceptors come first, so they see every
+	// call, those the auth interceptor refuses included.
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(m.req.unaryInterceptor()),
+		grpc.ChainStreamInterceptor(m.req.streamInterceptor()),
+	}, cfg.GRPCOptions...)
+	s := &Server{cfg: cfg, grpc: grpc.NewServer(opts...), health: health.NewServer(), metrics: m}
+	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Snapshots != nil {
 		s.snaps = newSnapshots(*cfg.Snapshots, s)
 	}
@@ -166,7 +187,7 @@ func (s *Server) Serve(ln net.Listener) error {
 
 	errc := make(chan error, 3)
 	go func() { errc <- s.grpc.Serve(m.grpc) }()
-	go func() { errc <- s.http.Serve(m.http) }()
+	go func() { errc <- s.http.Serve(writeGuardListener{m.http, s.cfg.ClientSendTimeout}) }()
 	err := m.serve()
 	s.mu.Lock()
 	done := s.done

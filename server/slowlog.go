@@ -14,9 +14,10 @@ const SlowRequest = time.Second
 
 // slowLog logs a request on route that took longer than limit, one line
 // with the route, method, status and duration. Streams (watches) and
-// snapshot transfers take as long as they take and are not logged.
+// snapshot transfers and profiles take as long as they take and are not
+// logged.
 func slowLog(logger *slog.Logger, route string, limit time.Duration, h http.Handler) http.Handler {
-	if strings.Contains(route, "/watch") || strings.Contains(route, "/snapshot") {
+	if strings.Contains(route, "/watch") || strings.Contains(route, "/snapshot") || strings.Contains(route, "/debug/pprof/") {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -34,6 +34,9 @@ type memberState struct {
 	// one (0 otherwise).
 	DBSizeBytes int64    `json:"db_size_bytes"`
 	Alarms      []string `json:"alarms"`
+	// Version is the member's build, as its status reports it ("" from
+	// members that predate the field).
+	Version string `json:"version"`
 	// Healthy: the member answered, is ready and knows a leader, and has
 	// no alarm. Error says why not when it did not answer.
 	Healthy bool   `json:"healthy"`
@@ -108,7 +111,7 @@ type memberStatus struct {
 
 // fill copies what a member's own status says.
 func (m *memberState) fill(st memberStatus) {
-	m.State, m.Ready, m.Term = st.State, st.Ready, st.Term
+	m.State, m.Ready, m.Term, m.Version = st.State, st.Ready, st.Term, st.Version
 	m.CommitIndex, m.AppliedIndex = st.CommitIndex, st.AppliedIndex
 	m.Leader = st.LeaderID != "" && st.LeaderID == st.ID
 	if st.DiskFull {
@@ -125,7 +128,7 @@ func (m *memberState) fill(st memberStatus) {
 // printCluster writes the cluster state as one table row per member.
 func printCluster(w io.Writer, cs clusterState) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tENDPOINT\tVOTER\tLEADER\tSTATE\tTERM\tCOMMIT\tAPPLIED\tLAG\tDB SIZE\tALARMS\tHEALTH")
+	fmt.Fprintln(tw, "ID\tENDPOINT\tVERSION\tVOTER\tLEADER\tSTATE\tTERM\tCOMMIT\tAPPLIED\tLAG\tDB SIZE\tALARMS\tHEALTH")
 	for _, m := range cs.Members {
 		leader, health, alarms := "", "healthy", "-"
 		if m.Leader {
@@ -140,7 +143,7 @@ func printCluster(w io.Writer, cs clusterState) error {
 		} else if !m.Healthy {
 			health = "unhealthy"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", m.ID, orDash(m.ClientAddr), m.Voter, leader,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", m.ID, orDash(m.ClientAddr), orDash(m.Version), m.Voter, leader,
 			m.State, m.Term, m.CommitIndex, m.AppliedIndex, m.Lag, m.DBSizeBytes, alarms, health)
 	}
 	return tw.Flush()

@@ -53,9 +53,9 @@ func TestQuorumCheck(t *testing.T) {
 func TestMemberStateFill(t *testing.T) {
 	var m memberState
 	st := memberStatus{StatusResponse: server.StatusResponse{ID: "n1", LeaderID: "n1", State: "Leader", Ready: true,
-		Faces: map[string]any{"sql": map[string]any{"size_bytes": float64(4096)}}}}
+		Version: "v1.2.3 0123456789ab", Faces: map[string]any{"sql": map[string]any{"size_bytes": float64(4096)}}}}
 	m.fill(st)
-	if !m.Healthy || !m.Leader || m.DBSizeBytes != 4096 {
+	if !m.Healthy || !m.Leader || m.DBSizeBytes != 4096 || m.Version != "v1.2.3 0123456789ab" {
 		t.Fatalf("%+v", m)
 	}
 	st.DiskFull = true
@@ -69,7 +69,7 @@ func TestMemberStateFill(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"n1", "*", `["DISK_FULL"]`, "unhealthy", "unreachable: refused"} {
+	for _, want := range []string{"VERSION", "v1.2.3 0123456789ab", "n1", "*", `["DISK_FULL"]`, "unhealthy", "unreachable: refused"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
