@@ -21,7 +21,8 @@ import (
 // auth.ResourceKey(group, kind, partition, namespace), i.e.
 // "\x00resource/<group>/<kind>/<partition>/<namespace>": reads (Read,
 // List, WatchList) need read, writes (WriteCAS, WriteStatus, DeleteCAS)
-// need write on the resource's key. A list or watch whose partition or
+// need write on the resource's key, and so does MutateAndValidate, the
+// dry run of a write (CheckWrite). A list or watch whose partition or
 // namespace is "*" needs read on the whole prefix it spans
 // ("<group>/<kind>/" or "<group>/<kind>/<partition>/"). ListByOwner needs
 // read on the owner and answers only the owned resources the caller may
@@ -31,7 +32,10 @@ type resourceAuthBackend struct {
 	auth *auth.Store
 }
 
-var _ resourceapi.Backend = resourceAuthBackend{}
+var (
+	_ resourceapi.Backend      = resourceAuthBackend{}
+	_ resourceapi.WriteChecker = resourceAuthBackend{}
+)
 
 // enabled reports whether calls are checked at all.
 func (b resourceAuthBackend) enabled() bool { return b.auth != nil && b.auth.Enabled() }
@@ -90,6 +94,12 @@ func (b resourceAuthBackend) WriteCAS(ctx context.Context, res *pbresource.Resou
 		return nil, err
 	}
 	return b.next.WriteCAS(ctx, res)
+}
+
+// CheckWrite is WriteCAS's check alone: MutateAndValidate, a dry run of
+// a write, is authorised like the write.
+func (b resourceAuthBackend) CheckWrite(ctx context.Context, id *pbresource.ID) error {
+	return b.check(ctx, auth.OpWrite, idKey(id), nil)
 }
 
 func (b resourceAuthBackend) WriteStatus(ctx context.Context, id *pbresource.ID, version, key string, status *pbresource.Status) (*pbresource.Resource, error) {

@@ -36,9 +36,9 @@ var anyUserGRPC = []string{
 }
 
 // anyUserFaceGRPC are the faces' methods any authenticated user may call:
-// MutateAndValidate only validates the request's resource, reading and
-// writing nothing stored.
-var anyUserFaceGRPC = []string{"/hashicorp.consul.resource.ResourceService/MutateAndValidate"}
+// none (MutateAndValidate, a dry run of a write, is authorised like the
+// write).
+var anyUserFaceGRPC = []string{}
 
 // publicHTTP and anyUserHTTP are the same for the HTTP routes.
 var (

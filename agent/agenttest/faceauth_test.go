@@ -285,6 +285,7 @@ func TestAuthResourcePermissions(t *testing.T) {
 	}
 	denied := map[string]error{}
 	_, denied["write"] = rc.Write(reader, &pbresource.WriteRequest{Resource: &pbresource.Resource{Id: kornID}})
+	_, denied["mutate and validate"] = rc.MutateAndValidate(reader, &pbresource.MutateAndValidateRequest{Resource: &pbresource.Resource{Id: kornID}})
 	_, denied["write status"] = rc.WriteStatus(reader, &pbresource.WriteStatusRequest{Id: read.Resource.Id, Version: read.Resource.Version, Key: "k", Status: &pbresource.Status{ObservedGeneration: read.Resource.Generation}})
 	_, denied["delete"] = rc.Delete(reader, &pbresource.DeleteRequest{Id: kornID})
 	_, denied["list Album"] = rc.List(reader, &pbresource.ListRequest{Type: album, Tenancy: def})
@@ -297,6 +298,9 @@ func TestAuthResourcePermissions(t *testing.T) {
 		if status.Code(err) != codes.PermissionDenied {
 			t.Errorf("gRPC %s as artreader: %v, want PermissionDenied", what, err)
 		}
+	}
+	if _, err := rc.MutateAndValidate(as("root"), &pbresource.MutateAndValidateRequest{Resource: &pbresource.Resource{Id: kornID}}); err != nil {
+		t.Errorf("gRPC MutateAndValidate as root: %v", err)
 	}
 	if err := watchErr(reader, rc, artist, def); err != nil {
 		t.Errorf("gRPC watch Artist as artreader: %v", err)

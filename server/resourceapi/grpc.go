@@ -148,9 +148,13 @@ func (a *API) Delete(ctx context.Context, req *pbresource.DeleteRequest) (*pbres
 }
 
 // MutateAndValidate answers with the resource as Write would take it
-// (validated; concord has no mutation hooks) without writing it.
+// (validated; concord has no mutation hooks) without writing it. It is
+// authorised like Write (WriteChecker).
 func (a *API) MutateAndValidate(ctx context.Context, req *pbresource.MutateAndValidateRequest) (*pbresource.MutateAndValidateResponse, error) {
 	err := a.checkResource(req.GetResource())
+	if err == nil {
+		err = a.checkWrite(ctx, req.GetResource().GetId())
+	}
 	a.observe("mutate_and_validate", err)
 	if err != nil {
 		return nil, grpcError(err)
