@@ -128,6 +128,9 @@ func writeFileSync(path string, b []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := noteSynced(tmp); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
@@ -136,7 +139,10 @@ func writeFileSync(path string, b []byte) error {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil {
+		return err
+	}
+	return noteSynced(filepath.Dir(path))
 }
 
 // hasState reports whether the data dir holds raft state from an earlier run.
@@ -173,8 +179,9 @@ func (s metaSnapshotStore) Create(version raft.SnapshotVersion, index, term uint
 	sink, err := s.SnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
 	if err != nil {
 		removeSnapshotLeftovers(s.dir, fmt.Sprintf("%d-%d-", term, index), nil)
+		return sink, err
 	}
-	return sink, err
+	return watchSink(sink, s.dir), nil
 }
 
 // removeSnapshotLeftovers removes the temporary directories ("*.tmp") of

@@ -33,7 +33,7 @@ type checkpointer struct {
 // startCheckpointer opens the checkpoint connection and starts its loop;
 // reopen calls it once the database is open.
 func (s *Store) startCheckpointer() error {
-	conn, err := sqlite3.Open(filepath.Join(s.cfg.Dir, dbFileName))
+	conn, err := openDB(filepath.Join(s.cfg.Dir, dbFileName), sqlite3.OPEN_READWRITE|sqlite3.OPEN_CREATE)
 	if err != nil {
 		return fmt.Errorf("sqlstore: open checkpoint connection: %w", err)
 	}

@@ -50,7 +50,7 @@ func (s *Store) reader() (*readConn, error) {
 	}
 	gen := p.gen
 	p.mu.Unlock()
-	conn, err := sqlite3.OpenFlags(filepath.Join(s.cfg.Dir, dbFileName), sqlite3.OPEN_READONLY)
+	conn, err := openDB(filepath.Join(s.cfg.Dir, dbFileName), sqlite3.OPEN_READONLY)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open read connection: %w", err)
 	}

@@ -42,7 +42,7 @@ func (s *Store) Snapshot() (node.Snapshot, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	conn, err := sqlite3.OpenFlags(filepath.Join(s.cfg.Dir, dbFileName), sqlite3.OPEN_READONLY)
+	conn, err := openDB(filepath.Join(s.cfg.Dir, dbFileName), sqlite3.OPEN_READONLY)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: snapshot: %w", err)
 	}
@@ -186,6 +186,13 @@ func (s *Store) Restore(r io.Reader) error {
 		return err
 	}
 	defer os.Remove(path)
+	// The file must be durable before the rename that swaps it in is: else
+	// a power loss after the directory's sync may leave a part of it as
+	// the database, whose applied index says it holds the whole snapshot
+	// (found by internal/lazyfs).
+	if err := syncPath(path); err != nil {
+		return fmt.Errorf("sqlstore: restore: %w", err)
+	}
 	return s.swapIn(path)
 }
 
@@ -245,6 +252,11 @@ func (s *Store) swapIn(path string) error {
 		return fmt.Errorf("sqlstore: restore: reopen: %w", err)
 	}
 	if err := os.Remove(main + rebuildMarker); err != nil {
+		return fmt.Errorf("sqlstore: restore: %w", err)
+	}
+	// Else a power loss brings the marker back and the next start moves
+	// the restored file aside and rebuilds it all again (lazyfs found it).
+	if err := syncDir(s.cfg.Dir); err != nil {
 		return fmt.Errorf("sqlstore: restore: %w", err)
 	}
 	return nil

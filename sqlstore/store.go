@@ -62,7 +62,7 @@ func Open(cfg Config) (*Store, error) {
 // reopen opens the apply and clock connections and loads the meta state.
 func (s *Store) reopen() error {
 	s.readers.flush() // after a restore, pooled readers see the old file
-	conn, err := sqlite3.Open(filepath.Join(s.cfg.Dir, dbFileName))
+	conn, err := openDB(filepath.Join(s.cfg.Dir, dbFileName), sqlite3.OPEN_READWRITE|sqlite3.OPEN_CREATE)
 	if err != nil {
 		return fmt.Errorf("sqlstore: open database: %w", err)
 	}

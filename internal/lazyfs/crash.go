@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // Crash rewrites the watched files as a power loss at the Freeze may leave
@@ -58,6 +59,15 @@ func (d *Disk) crashDir(dir string, rng *rand.Rand, loss *Loss) error {
 		if err != nil {
 			return err
 		}
+		if fi.IsDir() && durable != nil && !durable[name] {
+			// Created (or renamed into place) after dir's last sync: a
+			// snapshot whose sink did not finish, a temporary directory.
+			if err := os.RemoveAll(path); err != nil {
+				return err
+			}
+			loss.Removed++
+			continue
+		}
 		if !fi.Mode().IsRegular() {
 			continue
 		}
@@ -98,14 +108,28 @@ func (d *Disk) crashDir(dir string, rng *rand.Rand, loss *Loss) error {
 			continue
 		}
 		path := filepath.Join(dir, name)
+		revived := false
 		for _, rec := range d.files {
-			if rec.path == path {
+			switch {
+			case rec.path == path:
 				if err := os.WriteFile(path, rec.data, 0o600); err != nil {
 					return err
 				}
-				loss.Revived++
-				break
+				revived = true
+			case strings.HasPrefix(rec.path, path+string(filepath.Separator)):
+				// A directory removed since dir's last sync (raft reaping an
+				// old snapshot): it comes back with the files recorded in it.
+				if err := os.MkdirAll(filepath.Dir(rec.path), 0o700); err != nil {
+					return err
+				}
+				if err := os.WriteFile(rec.path, rec.data, 0o600); err != nil {
+					return err
+				}
+				revived = true
 			}
+		}
+		if revived {
+			loss.Revived++
 		}
 	}
 	return nil
@@ -132,11 +156,18 @@ func lose(old, cur []byte, mode Mode, rng *rand.Rand) ([]byte, int64) {
 		keep = p + rng.Intn(q-p+1)
 	}
 	next := append([]byte{}, cur[:keep]...)
-	if mode == Torn && keep < len(cur) {
-		tear := min(pageSize-keep%pageSize, len(cur)-keep)
-		garbage := make([]byte, tear)
-		rng.Read(garbage)
-		next = append(next, garbage...)
+	if mode == Torn && keep < q {
+		// Garbage to the end of keep's page, but only in a page written
+		// since the sync and only over the un-synced range: a torn write
+		// garbles the sector being written, never bytes nobody wrote
+		// (SQLite counts on that: powersafe overwrite).
+		ps := keep / pageSize * pageSize
+		pe := min(ps+pageSize, q)
+		if !bytes.Equal(old[min(ps, len(old)):min(pe, len(old))], cur[ps:pe]) || pe > len(old) {
+			garbage := make([]byte, pe-keep)
+			rng.Read(garbage)
+			next = append(next, garbage...)
+		}
 	}
 	if len(old) > len(next) {
 		next = append(next, old[len(next):]...)

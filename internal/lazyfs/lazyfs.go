@@ -2,29 +2,42 @@
 // whose writes were not yet fsync'ed: the effect Jepsen's lazyfs produces,
 // in process and without FUSE.
 //
-// A Disk watches the files under one root that node/wal syncs (through
-// wal.SetSyncObserver): at each fsync/fdatasync of a file it records the
-// file's contents as durable, at each fsync of a directory the names in it.
+// A Disk watches the files under one root that concord syncs (every sync
+// is reported through internal/syncwatch): at each fsync/fdatasync of a
+// file it records the file's contents as durable, at each fsync of a
+// directory the names in it.
 // Crash then rewrites every watched file as a power loss may leave it:
 // everything written since the file's last sync dropped, or a random
 // prefix of it kept, or that prefix followed by a torn page of garbage; a
 // name created since its directory's last sync removed, a name removed
 // since then brought back with its durable contents.
 //
-// Freeze marks the crash instant: a sync after it blocks until Thaw and is
-// not recorded, so nothing the crashed writer syncs later counts as
-// durable, and (while the writer's network is cut) nothing it would
-// acknowledge on the strength of such a sync reaches anyone.
+// Freeze marks the crash instant: a sync after it blocks until Thaw, is
+// not recorded, and then fails with ErrCrashed, so nothing the crashed
+// writer syncs later counts as durable, nothing it would acknowledge on
+// the strength of such a sync reaches anyone (while its network is cut),
+// and a writer that propagates the failure (SQLite, raft's snapshot store:
+// see internal/syncwatch) writes nothing that depends on that sync: a
+// checkpoint copied into the database without its WAL being durable would
+// be a state no real crash leaves.
 //
-// What a Disk watches is what node/wal syncs: the raft log segments, the
-// stable store, their directory. Files other code writes (raft's snapshot
-// store, SQLite's database, node-id) are left as they are.
+// What reports syncs, and so what a Disk covers: node/wal (the raft log
+// segments, the stable store, their directory), the node (node-id, and
+// raft's snapshot store: each snapshot's files and directory once its
+// sink's Close made them durable), sqlstore (the SQLite database, its
+// -wal and journals through a VFS that wraps the default one, the files it
+// syncs itself). A file nothing syncs (SQLite's -shm, temporary files) is
+// lost whole at a crash, as a file never synced may be; a directory created
+// under a watched one and not made durable by a sync of its parent is
+// removed whole.
 //
-// Recording reads the file from the page before the end of its previous
-// durable contents onwards (append-mostly files, like node/wal's): a write
-// further back than that, between two syncs, is not seen. The read stops at
-// the first zero-filled 64 KiB chunk past the old end: node/wal's segments
-// keep up to 1 MiB of preallocated zeros after their records.
+// Recording reads a node/wal file (one in a directory named "wal") from
+// the page before the end of its previous durable contents onwards (they
+// are append-mostly): a write further back than that, between two syncs,
+// is not seen. The read stops at the first zero-filled 64 KiB chunk past
+// the old end: node/wal's segments keep up to 1 MiB of preallocated zeros
+// after their records. Any other file is read whole at each of its syncs
+// (SQLite writes pages anywhere in its files).
 package lazyfs
 
 import (
@@ -37,7 +50,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/concord-db/concord/node/wal"
+	"github.com/concord-db/concord/internal/syncwatch"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,7 +136,7 @@ func New(root string) *Disk {
 	}
 	disks[d.root] = d
 	if len(disks) == 1 {
-		wal.SetSyncObserver(observe)
+		syncwatch.Set(observe)
 	}
 	return d
 }
@@ -144,13 +157,13 @@ func (d *Disk) Close() {
 	defer regMu.Unlock()
 	delete(disks, d.root)
 	if len(disks) == 0 {
-		wal.SetSyncObserver(nil)
+		syncwatch.Set(nil)
 	}
 }
 
 // observe routes a sync to the Disk whose root holds the file.
-func observe(f *os.File) {
-	path := filepath.Clean(f.Name())
+func observe(path string) error {
+	path = filepath.Clean(path)
 	regMu.Lock()
 	var d *Disk
 	for root, disk := range disks {
@@ -161,12 +174,16 @@ func observe(f *os.File) {
 	}
 	regMu.Unlock()
 	if d != nil {
-		d.synced(f, path)
+		return d.synced(path)
 	}
+	return nil
 }
 
+// ErrCrashed fails a sync made after Freeze: the disk has "lost power".
+var ErrCrashed = errors.New("lazyfs: sync after the simulated crash")
+
 // Freeze is the crash instant: later syncs under the root block until Thaw
-// (or Crash) and are not recorded.
+// (or Crash), are not recorded, and fail with ErrCrashed.
 func (d *Disk) Freeze() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -187,43 +204,47 @@ func (d *Disk) Thaw() {
 	}
 }
 
-func (d *Disk) synced(f *os.File, path string) {
+func (d *Disk) synced(path string) error {
 	d.mu.Lock()
 	if d.frozen {
 		thaw := d.thaw
 		d.mu.Unlock()
 		<-thaw
-		return
+		return ErrCrashed
 	}
 	defer d.mu.Unlock()
-	fi, err := f.Stat()
+	fi, err := os.Stat(path)
 	if err != nil {
-		return
+		return nil
 	}
 	if fi.IsDir() {
 		d.syncedDir(path)
-		return
+		return nil
 	}
 	id, err := identify(path)
 	if err != nil {
-		return
+		return nil
 	}
 	rec := d.files[id]
 	if rec == nil || rec.path != path {
 		rec = &record{} // new, or renamed since: read it whole
 		d.files[id] = rec
 	}
-	// f may be open write-only: read through a descriptor of our own.
 	r, err := os.Open(path)
 	if err != nil {
-		return
+		return nil
 	}
 	defer r.Close()
 	rec.path = path
-	rec.data = readTail(r, rec.data, fi.Size())
+	if filepath.Base(filepath.Dir(path)) == "wal" {
+		rec.data = readTail(r, rec.data, fi.Size())
+	} else if data, err := io.ReadAll(r); err == nil {
+		rec.data = data
+	}
 	if _, ok := d.dirs[filepath.Dir(path)]; !ok {
 		d.dirs[filepath.Dir(path)] = nil // watched from now on; no listing yet
 	}
+	return nil
 }
 
 // syncedDir records dir's names as durable, and with them the renames and

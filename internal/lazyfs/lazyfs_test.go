@@ -2,6 +2,7 @@ package lazyfs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concord-db/concord/internal/syncwatch"
 	"github.com/concord-db/concord/node/wal"
 	"github.com/hashicorp/raft"
 )
@@ -193,7 +195,7 @@ func TestRenameDurableOnlyAfterDirSync(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.WriteString(data)
-		observe(f) // as if node/wal had fsync'ed it
+		observe(f.Name()) // as if concord had fsync'ed it
 		f.Close()
 	}
 	syncDir := func() {
@@ -201,7 +203,7 @@ func TestRenameDurableOnlyAfterDirSync(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		observe(f)
+		observe(f.Name())
 		f.Close()
 	}
 	x, tmp := filepath.Join(root, "x"), filepath.Join(root, "x.tmp")
@@ -226,5 +228,96 @@ func TestRenameDurableOnlyAfterDirSync(t *testing.T) {
 		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 			t.Fatalf("x.tmp is back: %v", err)
 		}
+	}
+}
+
+// TestSnapshotDirs models raft's file snapshot store: a snapshot directory
+// written, renamed into place and then reported whole (syncwatch's
+// SyncedTree, as node does once the sink's Close returned) survives a
+// crash, and the older one it replaced stays gone; without that report (a
+// crash before the sink finished) the new directory is removed and the
+// old one, reaped since the last sync of its parent, comes back whole.
+func TestSnapshotDirs(t *testing.T) {
+	for _, finished := range []bool{false, true} {
+		root := t.TempDir()
+		d := New(root)
+		snaps := filepath.Join(root, "snapshots")
+		write := func(dir, data string) {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "state.bin"), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old, next := filepath.Join(snaps, "1-10"), filepath.Join(snaps, "2-20")
+		write(old, "old state")
+		if err := syncwatch.SyncedTree(old); err != nil {
+			t.Fatal(err)
+		}
+		observe(snaps)
+		write(next+".tmp", "new state")
+		if err := os.Rename(next+".tmp", next); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(old); err != nil { // raft reaps the old one
+			t.Fatal(err)
+		}
+		if finished {
+			syncwatch.SyncedTree(next)
+			observe(snaps)
+		}
+		loss, err := d.Crash(rand.New(rand.NewSource(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldB, oldErr := os.ReadFile(filepath.Join(old, "state.bin"))
+		newB, newErr := os.ReadFile(filepath.Join(next, "state.bin"))
+		if finished {
+			if newErr != nil || string(newB) != "new state" || !os.IsNotExist(oldErr) {
+				t.Fatalf("finished: new %q (%v), old %v: want the new one only", newB, newErr, oldErr)
+			}
+		} else if oldErr != nil || string(oldB) != "old state" || !os.IsNotExist(newErr) {
+			t.Fatalf("unfinished: old %q (%v), new %v: want the old one back and the new one gone (%s)", oldB, oldErr, newErr, loss)
+		}
+		d.Close()
+	}
+}
+
+// TestFrozenSyncFails: a sync after Freeze blocks until Thaw, then fails
+// with ErrCrashed and is not recorded.
+func TestFrozenSyncFails(t *testing.T) {
+	root := t.TempDir()
+	d := New(root)
+	defer d.Close()
+	path := filepath.Join(root, "f")
+	if err := os.WriteFile(path, []byte("synced"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syncwatch.Synced(path); err != nil {
+		t.Fatal(err)
+	}
+	observe(root)
+	d.Freeze()
+	if err := os.WriteFile(path, []byte("synced and then some"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- syncwatch.Synced(path) }()
+	select {
+	case err := <-done:
+		t.Fatalf("a sync after Freeze returned (%v) before Thaw", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	d.Thaw()
+	if err := <-done; !errors.Is(err, ErrCrashed) {
+		t.Fatalf("a frozen sync returned %v, want ErrCrashed", err)
+	}
+	d.SetModes(Drop)
+	if _, err := d.Crash(rand.New(rand.NewSource(1))); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "synced" {
+		t.Fatalf("after the crash the file holds %q, want what was synced", b)
 	}
 }

@@ -5,33 +5,21 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+
+	"github.com/concord-db/concord/internal/syncwatch"
 )
 
 // syncs counts the fsync and fdatasync calls this package makes, so tests
 // and benchmarks can check the cost of each operation.
 var syncs atomic.Uint64
 
-// syncObserver, when set, sees every file this package has synced.
-var syncObserver atomic.Pointer[func(*os.File)]
-
-// SetSyncObserver makes fn see every file and directory this package has
-// just fsync'ed or fdatasync'ed, in the syncing goroutine, before the
-// sync's caller goes on (and so before anything it made durable is
-// acknowledged). internal/lazyfs uses it to learn what a simulated crash
-// must keep and what it may lose; fn may block to hold a "crashed" writer.
-// Nil removes the observer. For tests: it is process-wide.
-func SetSyncObserver(fn func(*os.File)) {
-	if fn == nil {
-		syncObserver.Store(nil)
-		return
-	}
-	syncObserver.Store(&fn)
-}
-
-// synced tells the observer, if any, that f was synced without error.
+// synced tells internal/syncwatch's watcher, if a test set one, that f was
+// synced without error: one atomic load when none is set. A watcher's
+// failure is not the log's (see syncwatch: appends after a crash instant
+// are as good as un-synced ones made before it).
 func synced(f *os.File, err error) error {
-	if fn := syncObserver.Load(); fn != nil && err == nil {
-		(*fn)(f)
+	if err == nil && syncwatch.Active() {
+		_ = syncwatch.Synced(f.Name())
 	}
 	return err
 }
