@@ -125,8 +125,15 @@ func (c *proxied) checkRefused(ctx context.Context, p *process, what string) err
 		p.Kill()
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if log := p.logSinceStart(); code == 0 || !strings.Contains(log, removedText) {
+	log := p.logSinceStart()
+	if code == 0 || !strings.Contains(log, removedText) {
 		return fmt.Errorf("%s: exit code %d, want non-zero and %q in its output:\n%s", what, code, removedText, log)
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, removedText) {
+			c.t.Logf("%s: %s exited with code %d: %s", what, p.id, code, line)
+			break
+		}
 	}
 	return nil
 }
@@ -193,13 +200,13 @@ func (c *proxied) memberCycle(ctx context.Context, f Fault) (string, func(contex
 		c.t.Errorf("member cycle of %s: %v", victim.id, err)
 		return "", nil, err
 	}
-	if err := c.checkRefused(ctx, victim, "the removed member did not stop by itself"); err != nil {
+	if err := c.checkRefused(ctx, victim, "removed, it stops by itself"); err != nil {
 		return fail(err)
 	}
 	if err := victim.Start(ctx); err != nil {
 		return fail(err)
 	}
-	if err := c.checkRefused(ctx, victim, "restarted on its old data after its removal"); err != nil {
+	if err := c.checkRefused(ctx, victim, "restarted on its old data after its removal, it refuses"); err != nil {
 		return fail(err)
 	}
 	if err := os.RemoveAll(filepath.Join(victim.dir, "data")); err != nil {

@@ -37,7 +37,7 @@ type proxied struct {
 
 	// Counted by the membership faults (membership_process_test.go);
 	// touched only by the schedule's goroutine.
-	rotation, memberCycles, snapshotInstalls int
+	rotation, memberCycles, snapshotInstalls, elections int
 }
 
 // startProxied starts n agents behind fault proxies, each with the extra
@@ -146,10 +146,33 @@ func (c *proxied) Inject(ctx context.Context, f Fault) (string, func(context.Con
 			desc = fmt.Sprintf("every follower -> leader %s (it still talks)", l)
 		}
 	}
-	return fmt.Sprintf("%s, %s: %v", desc, mode, c.net.Rules()), func(context.Context) error {
+	return fmt.Sprintf("%s, %s: %v", desc, mode, c.net.Rules()), func(ctx context.Context) error {
+		if f.Kind == IsolateLeader || f.Kind == PartitionMajority {
+			c.noteElection(ctx, l)
+		}
 		c.net.Heal()
 		return nil
 	}, nil
+}
+
+// noteElection logs, before the heal, whether the members cut off from the
+// old leader l elected another one (evidence that the partition held; not
+// a condition: a short fault can end before an election).
+func (c *proxied) noteElection(ctx context.Context, l string) {
+	for _, m := range c.healthy() {
+		if m.ID() == l {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := status(sctx, m)
+		cancel()
+		if err == nil && st.State == "Leader" {
+			c.elections++
+			c.t.Logf("while cut off from %s, the others elected %s", l, m.ID())
+			return
+		}
+	}
+	c.t.Logf("no other leader elected while %s was cut off", l)
 }
 
 // Endpoints implements Cluster (the member list never changes: a member
@@ -197,7 +220,8 @@ func TestProcessPartitions(t *testing.T) {
 					FaultGap: [2]time.Duration{time.Second, 3 * time.Second}, Workload: Workload{OpTimeout: 3 * time.Second, LockTTL: 3}}
 				Run(t, s, c)
 				st := c.net.Stats()
-				t.Logf("proxies: %d connections (%d not from a member), %d chunks held, %d connections reset", st.Conns, st.Unidentified, st.Held, st.Resets)
+				t.Logf("proxies: %d connections (%d not from a member), %d chunks held, %d connections reset; %d elections behind a partition",
+					st.Conns, st.Unidentified, st.Held, st.Resets, c.elections)
 				if st.Held+st.Resets == 0 {
 					t.Errorf("no fault reached a connection: the proxies did not recognise the members (%+v)", st)
 				}
