@@ -283,7 +283,7 @@ func TestProcessMembership(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the process level needs a build of the binary and takes a minute or more")
 	}
-	k := RunKnobs(1, 25*time.Second)
+	k := RunKnobs(1, 15*time.Second)
 	t.Logf("process membership: %d seeds from %d, %s each (CONCORD_SEED=%d replays)", k.Seeds, k.Seed, k.Duration, k.Seed)
 	for i := range k.Seeds {
 		seed := k.Seed + int64(i)

@@ -216,7 +216,7 @@ func TestProcessPartitions(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/seed=%d", sc.name, seed), func(t *testing.T) {
 				c := startProxied(t, sc.members)
 				s := Scenario{Name: "process-" + sc.name + fmt.Sprintf("-seed%d", seed), Seed: seed, Duration: k.Duration,
-					Faults: sc.faults, CrashAllAtEnd: true, FaultFor: [2]time.Duration{time.Second, 4 * time.Second},
+					Faults: sc.faults, CrashAllAtEnd: true, FaultFor: [2]time.Duration{2 * time.Second, 5 * time.Second},
 					FaultGap: [2]time.Duration{time.Second, 3 * time.Second}, Workload: Workload{OpTimeout: 3 * time.Second, LockTTL: 3}}
 				Run(t, s, c)
 				st := c.net.Stats()
