@@ -77,6 +77,7 @@ func newAuthCmds() []*cobra.Command {
 func authLeaf(use, short string, nargs int, fn func(ctx context.Context, c *clientv3.Client, args []string, w io.Writer) error) *cobra.Command {
 	o := &kvOptions{}
 	cmd := &cobra.Command{Use: use, Short: short}
+	cmd.Args = cobra.ArbitraryArgs // nargs < 0: fn checks them (wrapArgs would make nil NoArgs)
 	if nargs >= 0 {
 		cmd.Args = cobra.ExactArgs(nargs)
 	}

@@ -21,6 +21,7 @@ type clientOptions struct {
 	timeout   time.Duration
 	output    string
 	tls       clientTLSOptions
+	auth      clientAuthOptions
 }
 
 func (o *clientOptions) addFlags(cmd *cobra.Command, withOutput bool) {
@@ -28,6 +29,7 @@ func (o *clientOptions) addFlags(cmd *cobra.Command, withOutput bool) {
 		"client addresses of cluster members, tried in order: host:port or http://host:port, comma-separated")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of the whole request")
 	o.tls.addFlags(cmd)
+	o.auth.addFlags(cmd)
 	if withOutput {
 		cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	}
@@ -52,7 +54,8 @@ type apiClient struct {
 
 func (o *clientOptions) client() *apiClient {
 	cfg, _ := o.tls.config(o.endpoints) // checked by check
-	return &apiClient{endpoints: o.tls.httpEndpoints(o.endpoints), http: &http.Client{Timeout: o.timeout, Transport: httpTransport(cfg)}}
+	tr := o.auth.withAuth(httpTransport(cfg)) // --user: a token on every request (client_auth.go)
+	return &apiClient{endpoints: o.tls.httpEndpoints(o.endpoints), http: &http.Client{Timeout: o.timeout, Transport: tr}}
 }
 
 func baseURL(endpoint string) string {

@@ -242,8 +242,11 @@ func (o *snapshotOptions) save(ctx context.Context, path string, sealer snapshot
 // if set, is called for a fresh body per attempt.
 func (o *snapshotOptions) request(ctx context.Context, method, path string, body func() (io.ReadCloser, int64, error)) (*http.Response, string, error) {
 	var errs []error
-	client := &http.Client{} // no timeout: archives are large; ctx bounds the call
-	for _, ep := range o.endpoints {
+	// No timeout: archives are large; ctx bounds the call. The transport
+	// has the TLS and --user settings of the other commands.
+	api := o.client()
+	client := &http.Client{Transport: api.http.Transport}
+	for _, ep := range api.endpoints {
 		var (
 			rc   io.ReadCloser
 			size int64
