@@ -70,7 +70,7 @@ func (b *Backend) Read(ctx context.Context, c ReadConsistency, id *pbresource.ID
 		return nil, err
 	}
 	v := b.s.view.Load()
-	res := lookup(v.db.Txn(false), id)
+	res := v.db.get(id)
 	switch {
 	case res == nil, id.Uid != "" && id.Uid != res.Id.Uid:
 		return nil, ErrNotFound
@@ -89,6 +89,26 @@ func (b *Backend) Read(ctx context.Context, c ReadConsistency, id *pbresource.ID
 // (res.Status is ignored: WriteStatus writes statuses). It returns the
 // stored resource. Bad input is a ValidationError and nothing is proposed.
 func (b *Backend) WriteCAS(ctx context.Context, res *pbresource.Resource) (*pbresource.Resource, error) {
+	return b.write(ctx, opWrite, res)
+}
+
+// Write stores res as Consul's resource service's Write does, in one log
+// entry and without reading first: an empty res.Version writes over
+// whatever is stored (creating the resource if absent); a non-empty one
+// must be the stored version (ErrCASFailure otherwise, also when there is
+// no resource). An empty res.Id.Uid names the stored resource (a new ULID
+// on create); another uid than the stored one is ErrWrongUid. Everything
+// else is as WriteCAS.
+//
+// The stored version is compared in apply, in log order, so the answer
+// does not depend on how far this member has applied the log: a caller
+// naming the version another member returned gets the answer the leader
+// would give.
+func (b *Backend) Write(ctx context.Context, res *pbresource.Resource) (*pbresource.Resource, error) {
+	return b.write(ctx, opUpsert, res)
+}
+
+func (b *Backend) write(ctx context.Context, o op, res *pbresource.Resource) (*pbresource.Resource, error) {
 	if res == nil {
 		return nil, ValidationError{Field: "resource", Reason: "required"}
 	}
@@ -98,12 +118,25 @@ func (b *Backend) WriteCAS(ctx context.Context, res *pbresource.Resource) (*pbre
 		return nil, err
 	}
 	now := b.now()
-	r, err := b.propose(ctx, &command{op: opWrite, maxBytes: uint64(b.s.cfg.MaxResourceBytes),
+	r, err := b.propose(ctx, &command{op: o, maxBytes: uint64(b.s.cfg.MaxResourceBytes),
 		uid: newULID(now), generation: newULID(now), res: in})
 	if err != nil {
 		return nil, err
 	}
-	return r.res, nil
+	if !r.written {
+		return r.res, nil
+	}
+	// The stored resource is in with what apply decided (applyWrite
+	// builds it the same way from the command's copy of in).
+	return &pbresource.Resource{
+		Id:         &pbresource.ID{Uid: r.res.Id.Uid, Name: in.Id.Name, Type: in.Id.Type, Tenancy: in.Id.Tenancy},
+		Owner:      in.Owner,
+		Version:    r.res.Version,
+		Generation: r.res.Generation,
+		Metadata:   in.Metadata,
+		Status:     r.res.Status,
+		Data:       in.Data,
+	}, nil
 }
 
 // WriteStatus sets the status under key of the resource id names, which

@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkApplyWrite measures apply of one CAS update (decode, validate,
-// memdb insert, publish), with no watch.
+// index update, publish), with no watch.
 func BenchmarkApplyWrite(b *testing.B) {
 	s, _ := Open(Config{})
 	defer s.Close()
@@ -27,8 +27,7 @@ func BenchmarkApplyWrite(b *testing.B) {
 		// Unconditional rewrite: create fails with a CAS failure after the
 		// first, so rewrite with the stored version each time.
 		k := i % len(cmds)
-		v := s.view.Load()
-		cur := lookup(v.db.Txn(false), testID("Artist", fmt.Sprintf("a%d", k)))
+		cur := s.view.Load().db.get(testID("Artist", fmt.Sprintf("a%d", k)))
 		c := &command{op: opWrite, maxBytes: 1 << 20, uid: ulidA, generation: ulidA,
 			res: &pbresource.Resource{Id: cur.Id, Version: cur.Version, Data: testData("some data"), Metadata: map[string]string{"k": "v"}}}
 		enc, _ := c.encode()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
 	"google.golang.org/protobuf/proto"
@@ -19,6 +20,7 @@ import (
 //	opWrite:  maxBytes, candidate uid, generation, Resource
 //	opStatus: ID, version, key, Status
 //	opDelete: ID, version
+//	opUpsert: maxBytes, candidate uid, generation, Resource
 //
 // Everything apply needs that is not a function of the state is carried:
 // the uid a created resource gets and the generation a changed one gets are
@@ -31,6 +33,11 @@ const (
 	opWrite  op = 1
 	opStatus op = 2
 	opDelete op = 3
+	// opUpsert is a write with the conventions of Consul's resource
+	// service (Backend.Write): an empty version writes over whatever is
+	// stored and an empty uid names the stored resource. It is decided in
+	// apply, so the proposer reads nothing first.
+	opUpsert op = 4
 )
 
 func (o op) String() string {
@@ -41,6 +48,8 @@ func (o op) String() string {
 		return "write_status"
 	case opDelete:
 		return "delete"
+	case opUpsert:
+		return "upsert"
 	}
 	return fmt.Sprintf("op(%d)", byte(o))
 }
@@ -51,7 +60,7 @@ type command struct {
 	maxBytes   uint64
 	uid        string // candidate uid, used only on create
 	generation string
-	res        *pbresource.Resource // opWrite
+	res        *pbresource.Resource // opWrite, opUpsert
 	id         *pbresource.ID       // opStatus, opDelete
 	version    string               // opStatus, opDelete
 	key        string               // opStatus
@@ -93,7 +102,7 @@ func (c *command) encode() ([]byte, error) {
 		}
 	}
 	switch c.op {
-	case opWrite:
+	case opWrite, opUpsert:
 		b = binary.AppendUvarint(b, c.maxBytes)
 		b = appendString(b, c.uid)
 		b = appendString(b, c.generation)
@@ -192,7 +201,7 @@ func decodeCommand(b []byte) (*command, error) {
 	}
 	c := &command{op: op(d.byte())}
 	switch c.op {
-	case opWrite:
+	case opWrite, opUpsert:
 		c.maxBytes = d.uvarint()
 		c.uid = d.string()
 		c.generation = d.string()
@@ -223,6 +232,8 @@ func decodeCommand(b []byte) (*command, error) {
 //	code (1 byte) | fields
 //
 //	resultOK:         Resource (empty for a delete), revision
+//	resultWritten:    uid, generation, statuses (a Resource holding only
+//	                  its status map; empty when there is none), revision
 //	resultValidation: field, reason
 //	resultMismatch:   requested Type, stored Resource
 //	resultError:      message (an error that is not part of the contract)
@@ -238,13 +249,23 @@ const (
 	resultValidation
 	resultMismatch
 	resultError
+	// resultWritten answers Write and WriteCAS with what apply decided
+	// (uid, generation, version, the statuses kept) instead of the whole
+	// resource: the proposer has the rest (Backend.write rebuilds it), so
+	// no member encodes the resource again and the proposer decodes only
+	// that.
+	resultWritten
 )
 
 // result is a decoded result.
 type result struct {
-	res *pbresource.Resource // nil after a delete
+	res *pbresource.Resource // nil after a delete; see written
 	rev uint64               // the revision of the write, 0 if none happened
 	err error
+	// written marks a write's result: it is encoded as resultWritten,
+	// and a decoded one carries in res only the uid, generation, version
+	// and status of the stored resource.
+	written bool
 }
 
 func encodeResult(r result) []byte {
@@ -253,6 +274,15 @@ func encodeResult(r result) []byte {
 		gErr GroupVersionMismatchError
 	)
 	switch err := r.err; {
+	case err == nil && r.written:
+		b := appendString([]byte{byte(resultWritten)}, r.res.GetId().GetUid())
+		b = appendString(b, r.res.GetGeneration())
+		if len(r.res.GetStatus()) > 0 {
+			b = appendProto(b, &pbresource.Resource{Status: r.res.Status})
+		} else {
+			b = appendBytes(b, nil)
+		}
+		return binary.AppendUvarint(b, r.rev)
 	case err == nil:
 		b := []byte{byte(resultOK)}
 		if r.res != nil {
@@ -288,6 +318,18 @@ func decodeResult(b []byte) (result, error) {
 			}
 		}
 		r.rev = d.uvarint()
+	case resultWritten:
+		r.written = true
+		r.res = &pbresource.Resource{Id: &pbresource.ID{Uid: d.string()}, Generation: d.string()}
+		if enc := d.bytes(); len(enc) > 0 && d.err == nil {
+			st := &pbresource.Resource{}
+			if err := proto.Unmarshal(enc, st); err != nil {
+				d.fail("statuses: %v", err)
+			}
+			r.res.Status = st.Status
+		}
+		r.rev = d.uvarint()
+		r.res.Version = strconv.FormatUint(r.rev, 10)
 	case resultNotFound:
 		r.err = ErrNotFound
 	case resultCAS:

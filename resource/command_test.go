@@ -65,6 +65,18 @@ func TestResultRoundTrip(t *testing.T) {
 			t.Fatalf("lost the error's type: %T", got.err)
 		}
 	}
+	// A write's result carries what apply decided, not the resource.
+	stored := &pbresource.Resource{Id: testID("Artist", "a"), Version: "9", Generation: ulidA, Data: testData("x"),
+		Status: map[string]*pbresource.Status{"k": {ObservedGeneration: ulidA}}}
+	stored.Id.Uid = ulidA
+	for _, st := range []map[string]*pbresource.Status{stored.Status, nil} {
+		stored.Status = st
+		got, err := decodeResult(encodeResult(result{res: stored, rev: 9, written: true}))
+		want := &pbresource.Resource{Id: &pbresource.ID{Uid: ulidA}, Version: "9", Generation: ulidA, Status: st}
+		if err != nil || !got.written || got.rev != 9 || !proto.Equal(got.res, want) {
+			t.Fatalf("write result: %+v, %v; want %v", got, err, want)
+		}
+	}
 }
 
 // TestApplyDeterministic applies the same commands, one by one and in

@@ -10,12 +10,12 @@
 // decided atomically with the write, ListByOwner needs an owner index,
 // watches need a history that resumes by version, and keeping resources out
 // of the etcd keyspace means etcd clients cannot corrupt them. The state is
-// a go-memdb database (immutable radix trees): table "resources", unique
-// index "id" (group, kind, partition, namespace, name: the group version is
-// not part of the identity) whose prefixes serve List, and index "owner"
-// (the owner's full ID including its uid) that serves ListByOwner without a
-// scan. Every apply publishes an O(1) fork of it, so reads never block apply
-// and Snapshot is a point-in-time view.
+// two persistent sorted maps (schema.go): "id" (group, kind, partition,
+// namespace, name: the group version is not part of the identity) whose
+// prefixes serve List, and "owner" (the owner's full ID including its uid,
+// then the owned resource's id) that serves ListByOwner without a scan.
+// Every apply publishes them as they are (an O(1) fork), so reads never
+// block apply and Snapshot is a point-in-time view.
 //
 // # Versions, uids and generations
 //

@@ -1,76 +1,90 @@
 package resource
 
 import (
-	"fmt"
 	"strings"
 
+	"github.com/benbjohnson/immutable"
 	"github.com/hashicorp/consul/proto-public/pbresource"
-	"github.com/hashicorp/go-memdb"
 )
 
-// The go-memdb schema: one table of *pbresource.Resource values (never
-// modified once inserted: a write inserts a new value) with two indexes.
+// The store's indexes: two persistent sorted maps (benbjohnson/immutable's
+// B+tree, which the kv package uses too), never changed once built: a write
+// makes new maps that copy the path to the changed entry and share the
+// rest, so a published state is an O(1) fork that readers use without
+// locks. They replaced go-memdb, whose radix-tree writes (a channel per
+// copied node, an LRU per transaction) were most of a write's apply cost.
 //
-//   - "id" (unique): group, kind, partition, namespace, name. The group
-//     version is not part of a resource's identity (Consul stores one form
-//     of a resource and lets readers translate). Its prefix form serves
-//     List: type, then partition, then namespace, then a name prefix, as far
-//     as the query has no wildcard.
-//   - "owner" (non-unique, optional): the owner's full ID including its uid,
-//     so ListByOwner is an index lookup of one lifetime of the owner.
+//   - byID: the "id" key (group, kind, partition, namespace, name; the
+//     group version is not part of a resource's identity: Consul stores
+//     one form of a resource and lets readers translate) to the resource.
+//     Its prefixes serve List: type, then partition, then namespace, then a
+//     name prefix, as far as the query has no wildcard.
+//   - byOwner: the owner's "owner" key (its full ID including its uid)
+//     followed by the owned resource's "id" key, for resources with an
+//     owner, so ListByOwner is a prefix scan of one lifetime of the owner,
+//     in id order.
 //
-// Every field in a key is validated (DNS labels, type patterns), so none
-// holds the 0 byte that separates them.
-const (
-	tableResources = "resources"
-	indexID        = "id"
-	indexOwner     = "owner"
-)
-
-var schema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
-	tableResources: {
-		Name: tableResources,
-		Indexes: map[string]*memdb.IndexSchema{
-			indexID:    {Name: indexID, Unique: true, Indexer: keyIndexer{key: func(r *pbresource.Resource) string { return idKey(r.Id) }}},
-			indexOwner: {Name: indexOwner, AllowMissing: true, Indexer: keyIndexer{key: ownerKeyOf}},
-		},
-	},
-}}
-
-func ownerKeyOf(r *pbresource.Resource) string {
-	if r.Owner == nil {
-		return ""
-	}
-	return ownerKey(r.Owner)
+// The stored *pbresource.Resource values are never modified once stored (a
+// write stores a new value). Every field in a key is validated (DNS labels,
+// type patterns), so none holds the 0 byte that separates them.
+type tables struct {
+	byID    *immutable.SortedMap[string, *pbresource.Resource]
+	byOwner *immutable.SortedMap[string, *pbresource.Resource]
 }
 
-// keyIndexer indexes a resource by a string key computed from it; queries
-// pass the key (or a prefix of it) as their only argument.
-type keyIndexer struct {
-	key func(*pbresource.Resource) string
+type stringComparer struct{}
+
+func (stringComparer) Compare(a, b string) int { return strings.Compare(a, b) }
+
+func newTables() tables {
+	return tables{
+		byID:    immutable.NewSortedMap[string, *pbresource.Resource](stringComparer{}),
+		byOwner: immutable.NewSortedMap[string, *pbresource.Resource](stringComparer{}),
+	}
 }
 
-func (x keyIndexer) FromObject(obj any) (bool, []byte, error) {
-	r, ok := obj.(*pbresource.Resource)
-	if !ok {
-		return false, nil, fmt.Errorf("resource: indexing %T", obj)
-	}
-	k := x.key(r)
-	return k != "", []byte(k), nil
+// get returns the stored resource with id's identity (any uid, any group
+// version), or nil.
+func (t tables) get(id *pbresource.ID) *pbresource.Resource {
+	r, _ := t.byID.Get(idKey(id))
+	return r
 }
 
-func (keyIndexer) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("resource: index wants one key, got %d", len(args))
+// set stores r in place of old (the resource with r's identity, or nil).
+func (t tables) set(old, r *pbresource.Resource) tables {
+	k := idKey(r.Id)
+	if old != nil && old.Owner != nil && (r.Owner == nil || ownerKey(old.Owner) != ownerKey(r.Owner)) {
+		t.byOwner = t.byOwner.Delete(ownerKey(old.Owner) + k)
 	}
-	k, ok := args[0].(string)
-	if !ok {
-		return nil, fmt.Errorf("resource: index key of type %T", args[0])
+	if r.Owner != nil {
+		t.byOwner = t.byOwner.Set(ownerKey(r.Owner)+k, r)
 	}
-	return []byte(k), nil
+	t.byID = t.byID.Set(k, r)
+	return t
 }
 
-func (x keyIndexer) PrefixFromArgs(args ...any) ([]byte, error) { return x.FromArgs(args...) }
+// remove deletes the stored resource r.
+func (t tables) remove(r *pbresource.Resource) tables {
+	k := idKey(r.Id)
+	if r.Owner != nil {
+		t.byOwner = t.byOwner.Delete(ownerKey(r.Owner) + k)
+	}
+	t.byID = t.byID.Delete(k)
+	return t
+}
+
+// scan calls fn with every entry of m whose key starts with prefix, in key
+// order, until fn returns false.
+func scan(m *immutable.SortedMap[string, *pbresource.Resource], prefix string, fn func(*pbresource.Resource) bool) {
+	it := m.Iterator()
+	it.Seek(prefix)
+	for !it.Done() {
+		k, r, _ := it.Next()
+		if !strings.HasPrefix(k, prefix) || !fn(r) {
+			return
+		}
+	}
+}
 
 func typeKey(group, kind string) string { return group + "\x00" + kind + "\x00" }
 
@@ -122,11 +136,3 @@ func (q query) matches(r *pbresource.Resource) bool {
 
 // typeName names a resource type in Status and metrics: "group.kind".
 func typeName(t *pbresource.Type) string { return t.GetGroup() + "." + t.GetKind() }
-
-func newDB() *memdb.MemDB {
-	db, err := memdb.NewMemDB(schema)
-	if err != nil {
-		panic(fmt.Sprintf("resource: schema: %v", err))
-	}
-	return db
-}

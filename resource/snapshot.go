@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
-	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/concord-db/concord/node"
@@ -61,14 +60,13 @@ func (sn *snapshot) Persist(w io.Writer) error {
 	if _, err := bw.Write(b); err != nil {
 		return err
 	}
-	it, err := sn.v.db.Txn(false).Get(tableResources, indexID)
+	var err error
+	scan(sn.v.db.byID, "", func(r *pbresource.Resource) bool {
+		_, err = bw.Write(appendProto([]byte{tagResource}, r))
+		return err == nil
+	})
 	if err != nil {
 		return err
-	}
-	for o := it.Next(); o != nil; o = it.Next() {
-		if _, err := bw.Write(appendProto([]byte{tagResource}, o.(*pbresource.Resource))); err != nil {
-			return err
-		}
 	}
 	for _, ev := range sn.v.hist {
 		b := binary.AppendUvarint([]byte{tagEvent}, ev.Version)
@@ -85,7 +83,7 @@ func (sn *snapshot) Persist(w io.Writer) error {
 
 // restoredState is a section read whole.
 type restoredState struct {
-	db     *memdb.MemDB
+	db     tables
 	rev    uint64
 	index  uint64
 	hist   []Event
@@ -95,7 +93,7 @@ type restoredState struct {
 // readSection reads and checks a section; an empty section is an empty
 // store. It never changes the running store.
 func readSection(r io.Reader) (*restoredState, error) {
-	st := &restoredState{db: newDB(), counts: map[string]int{}}
+	st := &restoredState{db: newTables(), counts: map[string]int{}}
 	br := bufio.NewReader(r)
 	v, err := br.ReadByte()
 	if err == io.EOF {
@@ -116,7 +114,6 @@ func readSection(r io.Reader) (*restoredState, error) {
 	if st.index, err = binary.ReadUvarint(br); err != nil {
 		return nil, bad("index: %v", err)
 	}
-	tx := st.db.Txn(true)
 	for {
 		tag, err := br.ReadByte()
 		if err != nil {
@@ -128,15 +125,13 @@ func readSection(r io.Reader) (*restoredState, error) {
 			if err != nil {
 				return nil, bad("resource: %v", err)
 			}
-			if lookup(tx, res.Id) != nil {
+			if st.db.get(res.Id) != nil {
 				return nil, bad("resource %s/%s twice", typeName(res.Id.Type), res.Id.Name)
 			}
 			if n, err := strconv.ParseUint(res.Version, 10, 64); err != nil || n == 0 || n > st.rev {
 				return nil, bad("resource %s/%s has version %q, store revision %d", typeName(res.Id.Type), res.Id.Name, res.Version, st.rev)
 			}
-			if err := tx.Insert(tableResources, res); err != nil {
-				return nil, bad("insert: %v", err)
-			}
+			st.db = st.db.set(nil, res)
 			st.counts[typeName(res.Id.Type)]++
 		case tagEvent:
 			ev, err := readEvent(br)
@@ -157,7 +152,6 @@ func readSection(r io.Reader) (*restoredState, error) {
 			if _, err := br.ReadByte(); err != io.EOF {
 				return nil, bad("data after its end")
 			}
-			tx.Commit()
 			return st, nil
 		default:
 			return nil, bad("unknown record tag %d", tag)
@@ -255,7 +249,7 @@ func (s *Store) restore(r io.Reader, rollback bool) error {
 		s.hist = s.hist[over:]
 	}
 	s.publishStatus()
-	v := &view{db: s.db.Snapshot(), rev: s.rev, index: s.index, hist: s.hist, next: make(chan struct{})}
+	v := &view{db: s.db, rev: s.rev, index: s.index, hist: s.hist, next: make(chan struct{})}
 	s.hub.restored(s.view.Load(), v, rollback)
 	s.cfg.Logger.Info("resource store restored", "revision", s.rev, "resources", s.statusCache.Resources, "history", len(s.hist), "rollback", rollback)
 	return nil

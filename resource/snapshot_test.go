@@ -49,15 +49,11 @@ func fillStore(t testing.TB, b *Backend) {
 
 func allResources(t testing.TB, s *Store) []*pbresource.Resource {
 	t.Helper()
-	v := s.view.Load()
-	it, err := v.db.Txn(false).Get(tableResources, indexID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []*pbresource.Resource
-	for o := it.Next(); o != nil; o = it.Next() {
-		out = append(out, o.(*pbresource.Resource))
-	}
+	scan(s.view.Load().db.byID, "", func(r *pbresource.Resource) bool {
+		out = append(out, r)
+		return true
+	})
 	return out
 }
 

@@ -1,12 +1,10 @@
 package resource
 
 import (
-	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
-	"github.com/hashicorp/go-memdb"
 
 	"github.com/concord-db/concord/node"
 )
@@ -19,11 +17,13 @@ type Store struct {
 	cfg Config
 
 	applyMu sync.Mutex // serialises apply and restore (one goroutine in practice)
-	db      *memdb.MemDB
+	db      tables
 	rev     uint64  // revision of the last write
 	index   uint64  // raft index of the last command applied
 	hist    []Event // retained history, oldest first; never written in place
 	counts  map[string]int
+	// countsChanged tells publish that a create or delete changed counts.
+	countsChanged bool
 
 	view atomic.Pointer[view] // what readers see
 	hub  *hub
@@ -41,11 +41,11 @@ var (
 	_ node.RollbackRestorer  = (*Store)(nil)
 )
 
-// view is one published state: an O(1) fork of the database with the
-// revision, index and history that go with it. It is immutable; next is
-// closed when a newer view replaces it.
+// view is one published state: the store's tables (persistent maps, so
+// publishing is O(1)) with the revision, index and history that go with
+// it. It is immutable; next is closed when a newer view replaces it.
 type view struct {
-	db    *memdb.MemDB
+	db    tables
 	rev   uint64
 	index uint64
 	hist  []Event
@@ -77,9 +77,9 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, db: newDB(), counts: map[string]int{}}
+	s := &Store{cfg: cfg, db: newTables(), counts: map[string]int{}}
 	s.hub = newHub(s)
-	s.view.Store(&view{db: s.db.Snapshot(), next: make(chan struct{})})
+	s.view.Store(&view{db: s.db, next: make(chan struct{})})
 	s.statusCache = Status{ByType: map[string]int{}}
 	return s, nil
 }
@@ -125,8 +125,15 @@ func (s *Store) publish(evs []Event) {
 	// already published (the history is never shortened at its end), so
 	// none sees it change.
 	s.hist = append(s.hist, evs...)
-	v := &view{db: s.db.Snapshot(), rev: s.rev, index: s.index, hist: s.hist, next: make(chan struct{})}
-	s.publishStatus()
+	v := &view{db: s.db, rev: s.rev, index: s.index, hist: s.hist, next: make(chan struct{})}
+	if s.countsChanged {
+		s.publishStatus()
+	} else {
+		// Updates change only the revision: no new map per apply.
+		s.statusMu.Lock()
+		s.statusCache.Revision = s.rev
+		s.statusMu.Unlock()
+	}
 	s.hub.publish(v, evs)
 }
 
@@ -139,46 +146,28 @@ func (s *Store) publishStatus() {
 	s.statusMu.Lock()
 	s.statusCache = st
 	s.statusMu.Unlock()
-}
-
-// lookup returns the stored resource with id's identity (any uid, any
-// group version), or nil.
-func lookup(tx *memdb.Txn, id *pbresource.ID) *pbresource.Resource {
-	v, err := tx.First(tableResources, indexID, idKey(id))
-	if err != nil || v == nil {
-		return nil
-	}
-	return v.(*pbresource.Resource)
+	s.countsChanged = false
 }
 
 // list returns the resources matching q in v, sorted by ID key.
 func (v *view) list(q query) []*pbresource.Resource {
-	tx := v.db.Txn(false)
-	it, err := tx.Get(tableResources, indexID+"_prefix", q.prefix())
-	if err != nil {
-		return nil
-	}
 	var out []*pbresource.Resource
-	for o := it.Next(); o != nil; o = it.Next() {
-		if r := o.(*pbresource.Resource); q.matches(r) {
+	scan(v.db.byID, q.prefix(), func(r *pbresource.Resource) bool {
+		if q.matches(r) {
 			out = append(out, r)
 		}
-	}
+		return true
+	})
 	return out
 }
 
 // listByOwner returns the resources whose owner is exactly owner (uid
-// included), from the owner index.
+// included), from the owner index, sorted by ID key.
 func (v *view) listByOwner(owner *pbresource.ID) []*pbresource.Resource {
-	tx := v.db.Txn(false)
-	it, err := tx.Get(tableResources, indexOwner, ownerKey(owner))
-	if err != nil {
-		return nil
-	}
 	var out []*pbresource.Resource
-	for o := it.Next(); o != nil; o = it.Next() {
-		out = append(out, o.(*pbresource.Resource))
-	}
-	sort.Slice(out, func(i, j int) bool { return idKey(out[i].Id) < idKey(out[j].Id) })
+	scan(v.db.byOwner, ownerKey(owner), func(r *pbresource.Resource) bool {
+		out = append(out, r)
+		return true
+	})
 	return out
 }

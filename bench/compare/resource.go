@@ -98,6 +98,9 @@ func CompareResource(ctx context.Context, cfg SQLConfig, out io.Writer) (*Resour
 	}
 	if cfg.ProfileDir != "" {
 		names := []string{"put-64", "resource-write-64", "get-lin-64", "resource-read-strong-64", "resource-watch"}
+		if len(cfg.Only) > 0 {
+			names = cfg.Only // profile what was asked for
+		}
 		if err := profileUnder(ctx, cfg, c, ResourceWorkloads(), names); err != nil {
 			return res, fmt.Errorf("profile: %w", err)
 		}

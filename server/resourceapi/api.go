@@ -6,8 +6,8 @@
 //
 // Both wires share the request rules of this package: the same
 // validation (validate.go), the same write, status and delete logic
-// (ops.go: a write without a version is still a compare-and-swap inside,
-// retried a bounded number of times) and the one table that turns errors
+// (ops.go: a write is one compare-and-swap in the store, with Consul's
+// conventions applied there) and the one table that turns errors
 // into gRPC codes and HTTP statuses (errors.go).
 package resourceapi
 
@@ -27,6 +27,9 @@ import (
 type Backend interface {
 	Read(ctx context.Context, c resource.ReadConsistency, id *pbresource.ID) (*pbresource.Resource, error)
 	WriteCAS(ctx context.Context, res *pbresource.Resource) (*pbresource.Resource, error)
+	// Write is a write with Consul's conventions (an empty version or
+	// uid names the stored one), decided by the store in one log entry.
+	Write(ctx context.Context, res *pbresource.Resource) (*pbresource.Resource, error)
 	WriteStatus(ctx context.Context, id *pbresource.ID, version, key string, status *pbresource.Status) (*pbresource.Resource, error)
 	DeleteCAS(ctx context.Context, id *pbresource.ID, version string) error
 	List(ctx context.Context, c resource.ReadConsistency, t resource.UnversionedType, tenancy *pbresource.Tenancy, namePrefix string) ([]*pbresource.Resource, error)
@@ -53,8 +56,10 @@ type Config struct {
 	// before anything is written (resource.Config.MaxResourceBytes, which
 	// the store enforces too). Default 4 MiB, the store's default.
 	MaxResourceBytes int
-	// CASRetries is how many times a write without a version is retried
-	// after losing a compare-and-swap race. Default DefaultCASRetries.
+	// CASRetries is how many times a status write or delete without a
+	// version is retried after losing a compare-and-swap race (a Write
+	// needs none: the store decides it in apply). Default
+	// DefaultCASRetries.
 	CASRetries int
 	// Logger logs the server's own failures. Default slog.Default().
 	Logger *slog.Logger

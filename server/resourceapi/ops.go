@@ -12,14 +12,14 @@ import (
 	"github.com/concord-db/concord/resource"
 )
 
-// write stores res as Consul's resource service does. Every write is a
-// compare-and-swap in the store: with a version it is the caller's; without
-// one the current version is read and the write retried (up to CASRetries
-// times, with a short backoff) when another writer got in between. The uid
-// is filled in on create and kept on update, and statuses are carried over
-// from the stored resource (only WriteStatus changes them).
+// write stores res as Consul's resource service does: the store's Write,
+// one log entry in which apply compares the version (an empty one means
+// whatever is stored), fills in the uid on create and keeps it on update,
+// and carries the stored statuses over (only WriteStatus changes them).
+// Nothing is read first, so the answer is the leader's whichever member
+// takes the request and however far it has applied the log.
 //
-// strict (StrictCASKey) skips all that: the store's WriteCAS as it is.
+// strict (StrictCASKey) is the store's WriteCAS as it is.
 func (a *API) write(ctx context.Context, in *pbresource.Resource, strict bool) (*pbresource.Resource, error) {
 	if err := a.checkResource(in); err != nil {
 		return nil, err
@@ -27,45 +27,7 @@ func (a *API) write(ctx context.Context, in *pbresource.Resource, strict bool) (
 	if strict {
 		return a.cfg.Backend.WriteCAS(ctx, in)
 	}
-	// A caller naming a version may have got it from another member: the
-	// stored resource is then read after the read barrier, or a member
-	// that has not applied that version yet would refuse a correct CAS.
-	// Without a version a stale read only costs a CAS retry.
-	consistency := resource.EventualConsistency
-	if in.Version != "" {
-		consistency = resource.StrongConsistency
-	}
-	var out *pbresource.Resource
-	err := a.retryCAS(ctx, in.Version, func() error {
-		res := proto.Clone(in).(*pbresource.Resource)
-		existing, err := a.readCurrent(ctx, consistency, res.Id)
-		switch {
-		case errors.Is(err, resource.ErrNotFound):
-			if res.Version != "" {
-				// A CAS write of a resource that is gone.
-				return resource.ErrCASFailure
-			}
-			res.Status = nil // the store gives a new resource a uid
-		case err != nil:
-			return err
-		default:
-			if res.Id.Uid != "" && res.Id.Uid != existing.Id.Uid {
-				return resource.ErrWrongUid
-			}
-			res.Id.Uid = existing.Id.Uid
-			if res.Version == "" {
-				res.Version = existing.Version
-			} else if res.Version != existing.Version {
-				// Checked here too so a stale read cannot carry old statuses
-				// over a version the caller named correctly.
-				return resource.ErrCASFailure
-			}
-			res.Status = existing.Status
-		}
-		out, err = a.cfg.Backend.WriteCAS(ctx, res)
-		return err
-	})
-	return out, err
+	return a.cfg.Backend.Write(ctx, in)
 }
 
 // readCurrent reads the stored incarnation of id whatever group version
@@ -149,8 +111,8 @@ func (a *API) remove(ctx context.Context, id *pbresource.ID, version string, str
 	})
 }
 
-// retryCAS runs op once when the caller named a version, and otherwise
-// retries it while it loses compare-and-swap races, up to CASRetries
+// retryCAS runs op (a status write or a delete) once when the caller named
+// a version, and otherwise retries it while it loses compare-and-swap races, up to CASRetries
 // attempts in all.
 func (a *API) retryCAS(ctx context.Context, version string, op func() error) error {
 	if version != "" {

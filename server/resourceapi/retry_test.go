@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/concord-db/concord/resource"
 )
 
-// casLoser is a Backend whose WriteCAS loses the race a set number of
+// casLoser is a Backend whose WriteStatus loses the race a set number of
 // times. A fake, because a real cluster cannot be made to lose a race on
 // demand; everything else is tested on real clusters.
 type casLoser struct {
@@ -18,19 +19,23 @@ type casLoser struct {
 	losses, writes int
 }
 
-func (b *casLoser) Read(context.Context, resource.ReadConsistency, *pbresource.ID) (*pbresource.Resource, error) {
-	return nil, resource.ErrNotFound
-}
-
-func (b *casLoser) WriteCAS(_ context.Context, res *pbresource.Resource) (*pbresource.Resource, error) {
+func (b *casLoser) WriteStatus(_ context.Context, id *pbresource.ID, _, _ string, _ *pbresource.Status) (*pbresource.Resource, error) {
 	b.writes++
 	if b.writes <= b.losses {
 		return nil, resource.ErrCASFailure
 	}
-	return res, nil
+	return &pbresource.Resource{Id: id}, nil
 }
 
-func TestWriteRetriesLostCASBounded(t *testing.T) {
+// TestStatusRetriesLostCASBounded: a status write without a version is
+// retried while it loses compare-and-swap races, CASRetries attempts in
+// all; with a version it is tried once.
+func TestStatusRetriesLostCASBounded(t *testing.T) {
+	req := &pbresource.WriteStatusRequest{
+		Id:     &pbresource.ID{Type: &pbresource.Type{Group: "demo", GroupVersion: "v2", Kind: "Artist"}, Name: "x", Uid: "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
+		Key:    "consul.io/artist-controller",
+		Status: &pbresource.Status{ObservedGeneration: "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
+	}
 	for _, tc := range []struct {
 		losses, writes int
 		ok             bool
@@ -40,21 +45,20 @@ func TestWriteRetriesLostCASBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := &pbresource.Resource{Id: &pbresource.ID{Type: &pbresource.Type{Group: "demo", GroupVersion: "v2", Kind: "Artist"}, Name: "x"}}
-		_, err = a.write(context.Background(), res, false)
+		_, err = a.writeStatus(context.Background(), req)
 		if tc.ok != (err == nil) || b.writes != tc.writes {
 			t.Errorf("%d losses: %d writes, err %v; want %d writes, ok=%v", tc.losses, b.writes, err, tc.writes, tc.ok)
 		}
 		if !tc.ok && !errors.Is(err, resource.ErrCASFailure) {
 			t.Errorf("%d losses: err %v, want ErrCASFailure", tc.losses, err)
 		}
-		// With a version the caller's CAS is tried once.
-		b = &casLoser{losses: 1}
-		a, _ = New(Config{Backend: b})
-		res.Version = "3"
-		if _, err := a.write(context.Background(), res, false); !errors.Is(err, resource.ErrCASFailure) || b.writes != 0 {
-			t.Errorf("CAS write of a missing resource: err %v after %d writes", err, b.writes)
-		}
-		res.Version = ""
+	}
+	// With a version the caller's CAS is tried once.
+	b := &casLoser{losses: 1}
+	a, _ := New(Config{Backend: b})
+	withVersion := proto.Clone(req).(*pbresource.WriteStatusRequest)
+	withVersion.Version = "3"
+	if _, err := a.writeStatus(context.Background(), withVersion); !errors.Is(err, resource.ErrCASFailure) || b.writes != 1 {
+		t.Errorf("status write naming a version: err %v after %d writes, want ErrCASFailure after 1", err, b.writes)
 	}
 }
