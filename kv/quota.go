@@ -81,6 +81,15 @@ func NewGuard(store *Store, quota int64, member uint64, propose func(ctx context
 // Quota returns the quota in bytes (negative: none).
 func (g *Guard) Quota() int64 { return g.quota }
 
+// Alarms lists every raised alarm as this member has applied them (the
+// web console shows them); nil on a nil guard.
+func (g *Guard) Alarms() []*pb.AlarmMember {
+	if g == nil {
+		return nil
+	}
+	return g.store.Alarms(pb.AlarmType_NONE)
+}
+
 // Check refuses a write of about cost bytes with ErrNoSpace if NOSPACE is
 // raised or if the write would take the state past the quota; in the
 // second case it first raises NOSPACE (an error raising it is returned

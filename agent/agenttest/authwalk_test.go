@@ -42,8 +42,10 @@ var anyUserFaceGRPC = []string{}
 
 // publicHTTP and anyUserHTTP are the same for the HTTP routes.
 var (
-	publicHTTP  = []string{"GET /healthz", "GET /readyz", "GET /metrics", "POST /v1/auth/authenticate"}
-	anyUserHTTP = []string{"GET /v1/status", "GET /v1/members", "GET /status", "GET /nodes"} // the last two: rqlite's cluster view (SQL face)
+	publicHTTP = []string{"GET /healthz", "GET /readyz", "GET /metrics", "POST /v1/auth/authenticate",
+		"GET /ui", "GET /ui/{file...}"} // the web console's static files, which hold no data
+	anyUserHTTP = []string{"GET /v1/status", "GET /v1/members", "GET /status", "GET /nodes", // the last two: rqlite's cluster view (SQL face)
+		"GET /v1/console/cluster", "GET /v1/console/metrics", "GET /v1/console/session"} // the web console's views
 	// ownedHTTP are routes on an object bound to the user that made it (a
 	// SQL transaction, here root's): another user is told it is unknown.
 	ownedHTTP = []string{"POST /db/tx/{id}", "POST /db/tx/{id}/commit", "DELETE /db/tx/{id}"}
