@@ -91,6 +91,13 @@ type Config struct {
 	// ExtraFaces are faces an embedding program adds after the built-in
 	// ones (faces.go); each needs a name of its own.
 	ExtraFaces []Face
+	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof on
+	// the client port, root only while auth is on (concord agent
+	// --pprof). Default off.
+	Pprof bool
+	// Version is the build GET /v1/status reports. Default: the build
+	// info's.
+	Version string
 }
 
 // DefaultClientAddr is the client port's default address (etcd's).
@@ -186,6 +193,10 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		}
 	}
 	reg := server.NewRegistry()
+	if err := registerMetrics(reg, n, store); err != nil {
+		n.Crash()
+		return nil, err
+	}
 	quota := etcdapi.NewQuota(n, store, cfg.QuotaBackendBytes)
 	opened, err := openFaces(cfg, n, reg, authStore, quota)
 	if err != nil {
@@ -219,6 +230,8 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 			tlsCredentials(cfg),
 		),
 		Snapshots: &snaps,
+		Pprof:     cfg.Pprof,
+		Version:   cfg.Version,
 	})
 	if err != nil {
 		n.Crash()

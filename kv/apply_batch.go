@@ -32,8 +32,11 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	for _, r := range b.revs {
 		s.hub.notify(r.rev, r.changes)
 	}
-	if s.opts.Lessor != nil && len(b.leaseOps) > 0 {
-		s.opts.Lessor.applied(b.leaseOps)
+	if len(b.leaseOps) > 0 {
+		s.metrics.countLeaseOps(b.leaseOps)
+		if s.opts.Lessor != nil {
+			s.opts.Lessor.applied(b.leaseOps)
+		}
 	}
 	return results
 }

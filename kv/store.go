@@ -35,10 +35,11 @@ type Options struct {
 // concurrently with them and with each other. Reads never wait for apply:
 // each read loads the current immutable state once and answers from it.
 type Store struct {
-	opts   Options
-	cur    atomic.Pointer[state]
-	hub    *hub
-	applyM sync.Mutex // serializes Apply/Restore if a caller breaks the contract
+	opts    Options
+	cur     atomic.Pointer[state]
+	hub     *hub
+	applyM  sync.Mutex // serializes Apply/Restore if a caller breaks the contract
+	metrics storeMetrics
 }
 
 var _ node.StateMachine = (*Store)(nil)
@@ -92,8 +93,11 @@ func (s *Store) Apply(index uint64, cmd []byte) []byte {
 	if len(w.changes) > 0 {
 		s.hub.notify(st.rev, w.changes)
 	}
-	if s.opts.Lessor != nil && len(w.leaseOps) > 0 {
-		s.opts.Lessor.applied(w.leaseOps)
+	if len(w.leaseOps) > 0 {
+		s.metrics.countLeaseOps(w.leaseOps)
+		if s.opts.Lessor != nil {
+			s.opts.Lessor.applied(w.leaseOps)
+		}
 	}
 	return encodeResult(k, resp)
 }

@@ -3,6 +3,7 @@ package kv
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 )
@@ -197,7 +198,8 @@ func (s *Store) ProgressNotify() { s.hub.progress() }
 type hub struct {
 	mu       sync.Mutex
 	view     func() *state
-	lastRev  int64 // the last revision given to notify (or restored)
+	lastRev  int64         // the last revision given to notify (or restored)
+	events   atomic.Uint64 // events handed to watchers (notify and catch-up)
 	bufLen   int
 	synced   watchIndex
 	unsynced map[*Watcher]struct{}

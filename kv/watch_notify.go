@@ -50,6 +50,7 @@ func (h *hub) notify(rev int64, changes []change) {
 func (h *hub) notifyGroup(b *eventBuilder, g *watchGroup, rev int64) {
 	var resps [numVariants]*WatchResponse
 	var built [numVariants]bool
+	sent := 0
 	for _, w := range g.ws {
 		if rev < w.minRev {
 			continue
@@ -66,11 +67,15 @@ func (h *hub) notifyGroup(b *eventBuilder, g *watchGroup, rev int64) {
 				h.full = append(h.full, w)
 			} else {
 				w.q.appendLocked(QueueItem{Watcher: w, Resp: r})
+				sent += len(r.Events)
 			}
 		case !w.send(r):
 			h.full = append(h.full, w)
+		default:
+			sent += len(r.Events)
 		}
 	}
+	h.events.Add(uint64(sent))
 }
 
 // unsync moves a synced watcher that could not take revision rev to the

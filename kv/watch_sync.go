@@ -89,6 +89,7 @@ func (h *hub) syncOne(w *Watcher, built eventCache) {
 			w.mu.Unlock()
 			return // buffer full: retry later
 		}
+		h.events.Add(uint64(len(evs)))
 		w.nextRev = upto + 1
 		w.mu.Unlock()
 	}
@@ -113,6 +114,7 @@ func (h *hub) finishSync(w *Watcher, built eventCache) {
 		if len(evs) > 0 && !w.sendLocked(&WatchResponse{Events: evs, Revision: upto}) {
 			return
 		}
+		h.events.Add(uint64(len(evs)))
 		w.nextRev = h.lastRev + 1
 	}
 	// Phase one may have read a published revision that apply has not

@@ -72,6 +72,10 @@ type Config struct {
 	// MaxAppendEntries caps entries per AppendEntries RPC and per apply batch.
 	// Default 512.
 	MaxAppendEntries int
+	// SlowApply is how long one log entry may take to apply before it is
+	// counted in concord_node_slow_applies_total and logged at warn level
+	// (at most one line per 10s). Default 100ms (etcd's).
+	SlowApply time.Duration
 
 	// Logger receives the node's and raft's logs. Default: discard.
 	Logger *slog.Logger
@@ -126,6 +130,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.TrailingLogs, DefaultTrailingLogs)
 	setDefault(&c.MaxSnapshots, DefaultMaxSnapshots)
 	setDefault(&c.MaxAppendEntries, DefaultMaxAppendEntries)
+	setDefault(&c.SlowApply, DefaultSlowApply)
 	if _, port, _ := net.SplitHostPort(c.PeerAddr); c.AdvertisePeerAddr == "" && port != "0" {
 		c.AdvertisePeerAddr = c.PeerAddr
 	}

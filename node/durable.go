@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -55,6 +56,7 @@ var errStopSections = errors.New("no further section needed")
 func (f *fsm) restoreAtStart(meta *raft.SnapshotMeta, rc io.Reader) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	start := time.Now()
 	br := bufio.NewReaderSize(rc, chunkSize)
 	h, err := ReadSnapshotHeader(br)
 	if err != nil {
@@ -108,6 +110,7 @@ func (f *fsm) restoreAtStart(meta *raft.SnapshotMeta, rc io.Reader) error {
 	}
 	f.lastTerm = meta.Term
 	f.applied.set(meta.Index)
+	f.metrics.snapshotDone(snapStart, time.Since(start), meta.Size)
 	return nil
 }
 

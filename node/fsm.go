@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -16,8 +17,10 @@ import (
 // state machine named by its envelope, applies a retried command only once,
 // and snapshots every state machine into one state.bin stream.
 type fsm struct {
-	logger  *slog.Logger
-	applied appliedIndex
+	logger    *slog.Logger
+	applied   appliedIndex
+	metrics   *metrics
+	slowApply time.Duration // an entry's apply past this is counted and logged
 
 	mu       sync.RWMutex // guards machines against Register during apply
 	machines map[Type]StateMachine
@@ -26,6 +29,7 @@ type fsm struct {
 	sessions *sessions
 	meta     *clusterMeta
 	lastTerm uint64
+	slow     slowApplyLog
 
 	metaView atomic.Pointer[clusterMeta] // read-only copy of meta for other goroutines
 }
@@ -36,8 +40,11 @@ type applyResult struct {
 	err  error
 }
 
+// newFSM returns an fsm with metrics of its own and the default SlowApply;
+// New sets the node's.
 func newFSM(logger *slog.Logger) *fsm {
-	return &fsm{logger: logger, machines: map[Type]StateMachine{}, sessions: newSessions(), meta: newClusterMeta()}
+	return &fsm{logger: logger, metrics: newMetrics(), slowApply: DefaultSlowApply, machines: map[Type]StateMachine{},
+		sessions: newSessions(), meta: newClusterMeta()}
 }
 
 func (f *fsm) register(t Type, sm StateMachine) error {
@@ -63,11 +70,13 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	out := make([]interface{}, len(logs))
 	for i, l := range logs {
 		if l.Type == raft.LogCommand {
+			start := time.Now()
 			if isBatch(l.Data) {
 				out[i] = f.applyBatchEntry(l)
 			} else {
 				out[i] = f.applyCommand(l)
 			}
+			f.observeApply(l, time.Since(start))
 		}
 		f.lastTerm = l.Term
 	}
@@ -118,6 +127,8 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	s := &fsmSnapshot{
+		start:    time.Now(),
+		metrics:  f.metrics,
 		header:   SnapshotHeader{Version: snapshotVersion, Index: index, Term: f.lastTerm},
 		sessions: f.sessions.clone(),
 		meta:     f.meta.clone(),
@@ -143,7 +154,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	br := bufio.NewReaderSize(rc, chunkSize)
+	start := time.Now()
+	cr := &countingReader{r: rc}
+	br := bufio.NewReaderSize(cr, chunkSize)
 	h, err := ReadSnapshotHeader(br)
 	if err != nil {
 		return err
@@ -184,7 +197,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.lastTerm = term
 	f.applied.set(index)
-	f.logger.Info("restored state from snapshot", "index", index, "term", term)
+	f.metrics.snapshotDone(snapRestore, time.Since(start), cr.n)
+	f.logger.Info("restored state from snapshot", "index", index, "term", term, "bytes", cr.n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -213,6 +227,8 @@ type snapPart struct {
 }
 
 type fsmSnapshot struct {
+	start    time.Time // when Snapshot forked the state machines
+	metrics  *metrics
 	header   SnapshotHeader
 	sessions *sessions
 	meta     *clusterMeta
@@ -221,11 +237,16 @@ type fsmSnapshot struct {
 
 // Persist implements raft.FSMSnapshot.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := s.writeStream(sink); err != nil {
+	cw := &countingWriter{w: sink}
+	if err := s.writeStream(cw); err != nil {
 		sink.Cancel()
 		return err
 	}
-	return sink.Close()
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	s.metrics.snapshotDone(snapSave, time.Since(s.start), cw.n)
+	return nil
 }
 
 // writeStream writes the whole state.bin stream to w.

@@ -34,6 +34,9 @@ type Node struct {
 	trans     *raft.NetworkTransport
 	raft      *raft.Raft
 
+	metrics    *metrics
+	lastLeader string // the leader onLeaderChange saw last; its goroutine's only
+
 	proposer uint64 // this process's proposer id (see envelope)
 	props    proposals
 	reads    *readIndexer
@@ -68,7 +71,8 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("invalid node config: %w", err)
 	}
 	logger := cfg.Logger.With("node", cfg.ID)
-	store, err := openStorage(cfg.DataDir, cfg.ID, cfg.MaxSnapshots, logger)
+	m := newMetrics()
+	store, err := openStorage(cfg.DataDir, cfg.ID, cfg.MaxSnapshots, logger, m.observeSync)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +92,7 @@ func New(cfg Config) (*Node, error) {
 		cfg:           cfg,
 		logger:        logger,
 		fsm:           newFSM(logger),
+		metrics:       m,
 		store:         store,
 		mux:           newPeerMux(ln),
 		peers:         newPeerClients(cfg.Network),
@@ -96,6 +101,7 @@ func New(cfg Config) (*Node, error) {
 		ready:         make(chan struct{}),
 		stopping:      make(chan struct{}),
 	}
+	n.fsm.metrics, n.fsm.slowApply = m, cfg.SlowApply
 	n.props.init()
 	n.reads = newReadIndexer(n)
 	n.forwards = newForwarder(n.peers)
@@ -162,7 +168,7 @@ func (n *Node) Start() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
-	n.proposals = newProposer(r, n.cfg.ApplyTimeout, n.stopping)
+	n.proposals = newProposer(r, n.cfg.ApplyTimeout, n.stopping, n.metrics)
 	n.goAsync(n.proposals.run)
 	n.rpcServer = newPeerServer(n, n.mux.rpc)
 	n.watchLeadership()
@@ -275,6 +281,10 @@ func (n *Node) watchLeadership() {
 
 func (n *Node) onLeaderChange() {
 	_, leaderID := n.raft.LeaderWithID()
+	if string(leaderID) != n.lastLeader {
+		n.lastLeader = string(leaderID)
+		n.metrics.leaderChanges.Inc()
+	}
 	isLeader := string(leaderID) == n.cfg.ID && n.raft.State() == raft.Leader
 	if cur := n.leadership.Load(); isLeader && cur == nil {
 		lt := &leadTerm{term: n.raft.CurrentTerm(), ready: make(chan struct{})}

@@ -24,6 +24,7 @@ type proposer struct {
 	raft     *raft.Raft
 	timeout  time.Duration // raft's enqueue timeout for one entry
 	stopping <-chan struct{}
+	metrics  *metrics // counts proposals pending, committed and failed
 
 	mu    sync.Mutex
 	queue []*proposal
@@ -73,13 +74,14 @@ func (p *proposal) wait(ctx context.Context, stopping <-chan struct{}) (Result, 
 	}
 }
 
-func newProposer(r *raft.Raft, timeout time.Duration, stopping <-chan struct{}) *proposer {
-	return &proposer{raft: r, timeout: timeout, stopping: stopping, kick: make(chan struct{}, 1),
+func newProposer(r *raft.Raft, timeout time.Duration, stopping <-chan struct{}, m *metrics) *proposer {
+	return &proposer{raft: r, timeout: timeout, stopping: stopping, metrics: m, kick: make(chan struct{}, 1),
 		inFlight: make(chan struct{}, maxEntriesInFlight)}
 }
 
 // submit queues proposals, in order; their outcomes arrive on each one.
 func (p *proposer) submit(ps ...*proposal) {
+	p.metrics.proposalsPending.Add(int64(len(ps)))
 	p.mu.Lock()
 	p.queue = append(p.queue, ps...)
 	p.mu.Unlock()
@@ -157,12 +159,14 @@ func (p *proposer) complete(f raft.ApplyFuture, batch []*proposal) {
 	defer func() { <-p.inFlight }()
 	if err := waitFuture(context.Background(), f, p.stopping); err != nil {
 		err = mapRaftError(err)
+		p.metrics.proposalsDone(len(batch), err)
 		for _, b := range batch {
 			b.finish(Result{}, err)
 		}
 		return
 	}
 	index := f.Index()
+	p.metrics.proposalsDone(len(batch), nil)
 	switch r := f.Response().(type) {
 	case applyResult:
 		if len(batch) == 1 {
@@ -198,6 +202,7 @@ func (p *proposer) failQueued(err error) {
 	queued := p.queue
 	p.queue = nil
 	p.mu.Unlock()
+	p.metrics.proposalsDone(len(queued), err)
 	for _, b := range queued {
 		b.finish(Result{}, err)
 	}

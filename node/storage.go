@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/concord-db/concord/node/logstore"
 	"github.com/concord-db/concord/node/wal"
@@ -50,15 +51,16 @@ type logStore interface {
 }
 
 // openStorage opens (or creates) the data dir. It refuses a data dir that
-// belongs to another node id.
-func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storage, error) {
+// belongs to another node id. onSync, if set, is told the duration of each
+// log append's fdatasync (wal.Options.OnSync).
+func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger, onSync func(time.Duration)) (*storage, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	if err := claimDataDir(dir, id); err != nil {
 		return nil, err
 	}
-	log, err := openLogStore(dir, logger)
+	log, err := openLogStore(dir, logger, onSync)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +70,10 @@ func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storag
 		return nil, fmt.Errorf("open snapshot store in %s: %w", dir, err)
 	}
 	removeSnapshotLeftovers(filepath.Join(dir, snapshotsDir), "", logger)
+	if err := syncDataDir(dir); err != nil {
+		log.Close()
+		return nil, err
+	}
 	space := newDiskSpace(filepath.Join(dir, walDir), logger)
 	if _, ok := log.(*wal.Log); !ok {
 		space.dir = dir // the legacy store keeps raft.db in the data dir
@@ -77,7 +83,7 @@ func openStorage(dir, id string, maxSnapshots int, logger *slog.Logger) (*storag
 
 // openLogStore opens the data dir's log store: node/logstore's raft.db if
 // the data dir has one, else node/wal in wal/.
-func openLogStore(dir string, logger *slog.Logger) (logStore, error) {
+func openLogStore(dir string, logger *slog.Logger, onSync func(time.Duration)) (logStore, error) {
 	legacy := filepath.Join(dir, legacyLogFile)
 	_, err := os.Stat(legacy)
 	switch {
@@ -91,7 +97,7 @@ func openLogStore(dir string, logger *slog.Logger) (logStore, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("inspect %s: %w", legacy, err)
 	}
-	l, err := wal.Open(filepath.Join(dir, walDir), wal.Options{Logger: logger.With("component", "wal")})
+	l, err := wal.Open(filepath.Join(dir, walDir), wal.Options{Logger: logger.With("component", "wal"), OnSync: onSync})
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}

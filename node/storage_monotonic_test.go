@@ -12,7 +12,7 @@ import (
 // TestStorageLogIsMonotonic: whatever wraps the log store, raft still sees
 // node/wal as a MonotonicLogStore (its snapshot restores depend on it).
 func TestStorageLogIsMonotonic(t *testing.T) {
-	s, err := openStorage(t.TempDir(), "n1", 2, slog.New(slog.DiscardHandler))
+	s, err := openStorage(t.TempDir(), "n1", 2, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/concord-db/concord/internal/syncwatch"
@@ -44,4 +46,20 @@ func noteSynced(path string) error {
 		return syncwatch.Synced(path)
 	}
 	return nil
+}
+
+// syncDataDir makes the data dir's entries durable (snapshots/, which
+// raft's snapshot store creates without syncing the data dir, and
+// whatever else Open created): a power loss must not take the snapshot
+// directory with it once snapshots in it are relied on.
+func syncDataDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync data dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync data dir %s: %w", dir, err)
+	}
+	return noteSynced(dir)
 }

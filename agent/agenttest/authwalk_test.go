@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concord-db/concord/agent"
 	"github.com/concord-db/concord/agent/agenttest"
 	"github.com/hashicorp/consul/proto-public/pbresource"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -57,7 +58,8 @@ var (
 // from each but the few listed above. The lists of methods and routes come
 // from the server, so an endpoint added without a check fails here.
 func TestAuthEndpointWalk(t *testing.T) {
-	c := authCluster(t, 1, agenttest.Options{})
+	// --pprof on, so that its route is walked too.
+	c := authCluster(t, 1, agenttest.Options{Configure: func(_ int, cfg *agent.Config) { cfg.Pprof = true }})
 	setupAuth(t, c)
 	a := c.Agent(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -170,8 +172,8 @@ func TestAuthEndpointWalk(t *testing.T) {
 		"DELETE /db/tx/{id}":      "/db/tx/" + rootTx,
 	}
 	routes := a.Server.Routes()
-	if len(routes) < 10 {
-		t.Fatalf("routes: %v", routes)
+	if len(routes) < 10 || !slices.Contains(routes, "GET /debug/pprof/{profile...}") {
+		t.Fatalf("routes (want every one, pprof's included): %v", routes)
 	}
 	for _, pattern := range routes {
 		if slices.Contains(publicHTTP, pattern) {

@@ -65,6 +65,7 @@ type agentOptions struct {
 
 	maxRestoreBytes  int64
 	snapshotSpoolDir string
+	pprof            bool
 
 	tls  agentTLSOptions
 	sql  agentSQLOptions
@@ -106,6 +107,7 @@ rejoins with no such flag. --dev runs a single node with its data in
 	f.BoolVar(&o.dev, "dev", false, "development mode: one node, bootstrapped if new, data in ./"+devDataDir)
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text (key=value) or json (one JSON object a line)")
+	f.BoolVar(&o.pprof, "pprof", false, "serve Go's profiles (net/http/pprof) under /debug/pprof on the client port; root only while auth is on")
 	f.BoolVar(&o.forceNewCluster, "force-new-cluster", false, "disaster recovery (etcd's flag): start a one-member cluster with all the data in --data-dir, dropping every other member; grow it again with members add")
 
 	d := node.DefaultConfig()
@@ -311,6 +313,8 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		SQL:                 ac.sql,
 		Auth:                ac.auth,
 		Logger:              logger,
+		Pprof:               o.pprof,
+		Version:             versionString(),
 	})
 	if err != nil {
 		return fmt.Errorf("start node %s: %w", ac.node.ID, err)

@@ -321,3 +321,38 @@ func TestFrozenSyncFails(t *testing.T) {
 		t.Fatalf("after the crash the file holds %q, want what was synced", b)
 	}
 }
+
+// TestWALDirEntryDurable: a log created in a data dir whose listing was
+// synced before (the node writes node-id first) survives a crash whole:
+// wal.Open syncs the parent of the directory it creates. Without that a
+// power loss took the wal directory, and a cluster whose members all
+// crashed just after bootstrap restarted empty.
+func TestWALDirEntryDurable(t *testing.T) {
+	root := t.TempDir()
+	d := New(root)
+	defer d.Close()
+	if err := os.WriteFile(filepath.Join(root, "node-id"), []byte("m0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syncwatch.Synced(filepath.Join(root, "node-id"))
+	syncwatch.Synced(root)
+	l, err := wal.Open(filepath.Join(root, "wal"), wal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StoreLogs(entries(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if _, err := d.Crash(rand.New(rand.NewSource(1))); err != nil {
+		t.Fatal(err)
+	}
+	l, err = wal.Open(filepath.Join(root, "wal"), wal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if last, err := l.LastIndex(); err != nil || last != 10 {
+		t.Fatalf("after the crash the log ends at %d (%v), want 10", last, err)
+	}
+}

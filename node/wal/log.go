@@ -191,7 +191,7 @@ func (l *Log) append(buf []byte, offs []int64, first, last uint64) error {
 			return err
 		}
 	}
-	if err := seg.write(buf); err != nil {
+	if err := seg.write(buf, l.opts.OnSync); err != nil {
 		if created {
 			// Remove the new segment so a retry can create it again; a
 			// crash before the removal leaves a segment Open reads as

@@ -35,6 +35,13 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("wal: create %s: %w", dir, err)
 	}
+	// The directory's own entry must be durable before anything in it is
+	// acknowledged: else a power loss may take the whole log with it
+	// (internal/lazyfs found a cluster restarting empty after a crash of
+	// every member just after bootstrap).
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return nil, fmt.Errorf("wal: sync the parent of %s: %w", dir, err)
+	}
 	lock, err := lockFile(filepath.Join(dir, lockName))
 	if err != nil {
 		return nil, err

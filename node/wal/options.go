@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 const (
@@ -26,6 +27,11 @@ type Options struct {
 	// Logger receives what recovery did on Open (a torn final write cut
 	// away, an interrupted deletion finished). Nil means discard.
 	Logger *slog.Logger
+	// OnSync, if set, is called after each append batch's fdatasync with
+	// how long it took (the node exports it as a latency histogram). It
+	// runs on the writing goroutine, before StoreLogs returns: keep it
+	// short.
+	OnSync func(time.Duration)
 }
 
 // withDefaults returns o with zero fields set to their defaults.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -118,8 +119,9 @@ func (s *segment) read(index uint64, l *raft.Log) error {
 // When the batch reaches past the zeros ahead of the records, the file is
 // extended by s.ahead more zeros in the same fdatasync, so that the
 // next batches overwrite allocated blocks. Open reads zeros after the last
-// record as the log's clean end (scan.go).
-func (s *segment) write(b []byte) error {
+// record as the log's clean end (scan.go). onSync, if not nil, is told how
+// long the fdatasync took.
+func (s *segment) write(b []byte, onSync func(time.Duration)) error {
 	if err := writeData(s.f, b, s.size); err != nil {
 		return err
 	}
@@ -131,8 +133,12 @@ func (s *segment) write(b []byte) error {
 		}
 		alloc = end + s.ahead
 	}
+	start := time.Now()
 	if err := datasync(s.f); err != nil {
 		return err
+	}
+	if onSync != nil {
+		onSync(time.Since(start))
 	}
 	s.alloc = alloc
 	return nil
