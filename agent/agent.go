@@ -37,7 +37,9 @@ type Config struct {
 	// AdvertiseClientAddr is the client address other members and clients
 	// are told. Default: ClientAddr, or the address the listener got.
 	AdvertiseClientAddr string
-	// Limits bound request sizes as etcd's flags do.
+	// Limits protect the member from one client: request sizes, streams
+	// and watches per connection, range responses, clients that stop
+	// reading (etcdapi.Limits; docs/security.md, "Limits").
 	Limits etcdapi.Limits
 	// QuotaBackendBytes is etcd's --quota-backend-bytes, on the kv state's
 	// size (kv.Store.Size): 0 kv.DefaultQuota(), below 0 none. Past it a
@@ -130,6 +132,9 @@ func Start(cfg Config) (*Agent, error) {
 	if cfg.ClientAddr == "" {
 		cfg.ClientAddr = DefaultClientAddr
 	}
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -221,8 +226,8 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		Extensions: exts,
 		KV:         api.KV(),
 		Auth:       authStore,
-		GRPCOptions: append(authInterceptors(api),
-			grpc.MaxRecvMsgSize(cfg.Limits.MaxRecvMsgSize()),
+		// The request, stream and watch limits (etcdapi.Limits), then the rest.
+		GRPCOptions: append(append(authInterceptors(api), cfg.Limits.ServerOptions()...),
 			// Reused handler goroutines keep their grown stacks: with a new
 			// goroutine per RPC, copying stacks (runtime.newstack) cost ~3%
 			// of a member's CPU under 64-client puts.
@@ -232,6 +237,8 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 		Snapshots: &snaps,
 		Pprof:     cfg.Pprof,
 		Version:   cfg.Version,
+		// HTTP clients that stop reading are dropped like gRPC streams.
+		ClientSendTimeout: cfg.Limits.ClientSendTimeout,
 	})
 	if err != nil {
 		n.Crash()

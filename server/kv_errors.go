@@ -2,7 +2,9 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
+	"github.com/concord-db/concord/kv"
 	"github.com/concord-db/concord/node"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
@@ -16,6 +18,9 @@ const (
 	CodeCompacted       = "compacted"
 	CodeFutureRevision  = "future_revision"
 	CodeLeaseNotFound   = "lease_not_found"
+	// CodeRangeTooLarge: a range's key-values pass --max-range-bytes
+	// (etcdapi.Limits.MaxRangeBytes); narrow it or set a limit.
+	CodeRangeTooLarge = "range_too_large"
 )
 
 // etcdErrors maps the etcd errors the KV service returns (it speaks gRPC)
@@ -52,6 +57,9 @@ func etcdErrorStatus(err error) (httpStatus int, code string, ok bool) {
 		return 0, "", false
 	}
 	desc := rpctypes.ErrorDesc(err)
+	if st.Code() == codes.ResourceExhausted && strings.Contains(desc, kv.ErrRangeTooLarge.Error()) {
+		return http.StatusBadRequest, CodeRangeTooLarge, true // its message says the cap
+	}
 	for _, m := range etcdErrors {
 		if rpctypes.ErrorDesc(m.err) == desc {
 			return m.status, m.code, true

@@ -67,9 +67,10 @@ type agentOptions struct {
 	snapshotSpoolDir string
 	pprof            bool
 
-	tls  agentTLSOptions
-	sql  agentSQLOptions
-	auth agentAuthOptions
+	tls    agentTLSOptions
+	sql    agentSQLOptions
+	auth   agentAuthOptions
+	limits agentLimitOptions
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentOptions{}) }
@@ -132,6 +133,7 @@ rejoins with no such flag. --dev runs a single node with its data in
 	o.tls.addFlags(f)
 	o.sql.addFlags(f)
 	o.auth.addFlags(f)
+	o.limits.addFlags(f)
 	return cmd
 }
 
@@ -172,6 +174,8 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	ac.quotaBackendBytes = o.quotaBackendBytes
 	if o.maxRequestBytes <= 0 || o.maxTxnOps <= 0 {
 		errs = append(errs, fmt.Errorf("--max-request-bytes (%d) and --max-txn-ops (%d) must be positive", o.maxRequestBytes, o.maxTxnOps))
+	} else if err := o.limits.apply(&ac.limits); err != nil {
+		errs = append(errs, err)
 	}
 	if o.maxRestoreBytes <= 0 {
 		errs = append(errs, fmt.Errorf("--snapshot-max-restore-bytes must be positive, got %d", o.maxRestoreBytes))

@@ -35,38 +35,6 @@ type Node interface {
 	WriteSnapshot(ctx context.Context, w io.Writer) (node.SnapshotHeader, error)
 }
 
-// Limits bound what one request may ask, as etcd's flags do.
-type Limits struct {
-	// MaxRequestBytes caps the encoded size of a write. Default 1.5 MiB.
-	MaxRequestBytes int
-	// MaxTxnOps caps the operations in one txn (each branch). Default 128.
-	MaxTxnOps int
-}
-
-// Defaults of Limits, as etcd's.
-const (
-	DefaultMaxRequestBytes = 1536 * 1024
-	DefaultMaxTxnOps       = 128
-	// grpcOverheadBytes is what gRPC framing may add to a request on top of
-	// MaxRequestBytes (etcd allows the same slack).
-	grpcOverheadBytes = 512 * 1024
-)
-
-func (l *Limits) setDefaults() {
-	if l.MaxRequestBytes <= 0 {
-		l.MaxRequestBytes = DefaultMaxRequestBytes
-	}
-	if l.MaxTxnOps <= 0 {
-		l.MaxTxnOps = DefaultMaxTxnOps
-	}
-}
-
-// MaxRecvMsgSize is the gRPC receive limit to configure for these limits.
-func (l Limits) MaxRecvMsgSize() int {
-	l.setDefaults()
-	return l.MaxRequestBytes + grpcOverheadBytes
-}
-
 // API implements etcd's v3 gRPC services over a node and a kv store.
 type API struct {
 	node   Node

@@ -64,6 +64,9 @@ func toGRPC(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
+	if errors.Is(err, kv.ErrRangeTooLarge) {
+		return rangeTooLarge(err) // its message says the cap
+	}
 	for _, m := range errMap {
 		if errors.Is(err, m.err) {
 			return m.grpc

@@ -18,7 +18,7 @@ func (s *kvService) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeRes
 	if err := s.a.readBarrier(ctx, r.Serializable); err != nil {
 		return nil, err
 	}
-	resp, err := s.a.store.Range(r)
+	resp, err := s.a.store.RangeCapped(r, s.a.limits.MaxRangeBytes)
 	if err != nil {
 		return nil, toGRPC(err)
 	}
@@ -65,7 +65,7 @@ func (s *kvService) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse,
 		if err := s.a.readBarrier(ctx, isSerializable(r)); err != nil {
 			return nil, err
 		}
-		resp, err = s.a.store.ReadTxn(r)
+		resp, err = s.a.store.ReadTxnCapped(r, s.a.limits.MaxRangeBytes)
 		err = toGRPC(err)
 	} else {
 		if cost := kv.TxnCost(r); cost > 0 {

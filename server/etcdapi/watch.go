@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/concord-db/concord/kv"
+	"github.com/concord-db/concord/server/connlimit"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
@@ -23,6 +24,9 @@ type watchStream struct {
 	a   *API
 	srv pb.Watch_WatchServer
 	q   *kv.WatchQueue
+	// conn counts the watchers of every stream of the client's connection
+	// (Limits.MaxWatchesPerConnection); nil without connlimit's handler.
+	conn *connlimit.Conn
 
 	mu       sync.Mutex
 	closed   bool // no more watchers: the stream is ending
@@ -44,7 +48,8 @@ type streamWatcher struct {
 type endOfStream struct{}
 
 func (s *watchService) Watch(srv pb.Watch_WatchServer) error {
-	ws := &watchStream{a: s.a, srv: srv, q: s.a.store.NewWatchQueue(), watchers: map[int64]*streamWatcher{}}
+	ws := &watchStream{a: s.a, srv: srv, q: s.a.store.NewWatchQueue(), conn: connlimit.FromContext(srv.Context()),
+		watchers: map[int64]*streamWatcher{}}
 	sent := make(chan error, 1)
 	go func() { sent <- newWatchSender(ws).run() }()
 	received := make(chan error, 1)
@@ -131,6 +136,11 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 			CancelReason: "etcdserver: duplicate watch ID"})
 		return nil
 	}
+	if !ws.acquireWatch() {
+		ws.q.Push(&pb.WatchResponse{Header: ws.a.header(nil), WatchId: id, Created: true, Canceled: true,
+			CancelReason: tooManyWatchesReason(ws.a.limits.MaxWatchesPerConnection)})
+		return nil
+	}
 	// The queue gets the watcher's created item before any of its events.
 	sw := &streamWatcher{id: id, fragment: cr.Fragment, key: cr.Key, end: cr.RangeEnd}
 	sw.w = ws.q.Watch(req, sw)
@@ -143,7 +153,7 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 func (ws *watchStream) cancel(id int64) {
 	ws.mu.Lock()
 	sw := ws.watchers[id]
-	delete(ws.watchers, id)
+	ws.dropLocked(id)
 	ws.mu.Unlock()
 	if sw == nil {
 		return // etcd ignores a cancel of an unknown id
@@ -156,7 +166,7 @@ func (ws *watchStream) cancel(id int64) {
 func (ws *watchStream) forget(sw *streamWatcher) {
 	ws.mu.Lock()
 	if ws.watchers[sw.id] == sw {
-		delete(ws.watchers, sw.id)
+		ws.dropLocked(sw.id)
 	}
 	ws.mu.Unlock()
 }
@@ -177,7 +187,7 @@ func (ws *watchStream) closeAll() {
 	ws.closed = true
 	for id, sw := range ws.watchers {
 		sw.w.Close()
-		delete(ws.watchers, id)
+		ws.dropLocked(id)
 	}
 }
 

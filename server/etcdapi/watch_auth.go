@@ -43,7 +43,7 @@ func (ws *watchStream) recheckOnAuthChange(ctx context.Context) {
 		var denied []*streamWatcher
 		for id, sw := range ws.watchers {
 			if !ws.permitted(sw.key, sw.end) {
-				delete(ws.watchers, id)
+				ws.dropLocked(id)
 				denied = append(denied, sw)
 			}
 		}
