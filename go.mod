@@ -13,6 +13,12 @@ require (
 )
 
 require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/chromedp/chromedp v0.23.1
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+)
+
+require (
 	github.com/hashicorp/consul/proto-public v0.8.0 // indirect
 	github.com/hashicorp/go-memdb v1.3.5 // indirect
 	github.com/ncruces/go-sqlite3 v0.36.0 // indirect
