@@ -12,12 +12,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/concord-db/concord/internal/faultproxy"
 )
 
 // Membership changes and snapshot installs against agent processes (behind
 // the fault proxies of partition_process_test.go) under the workload.
 
-// MemberCycle removes a follower with `concord members remove`, checks that
+// MemberCycle removes a follower with `concord members remove` (half the
+// time while the proxies cut it off, so that it never gets the entry that
+// removes it), checks that
 // it stops by itself and that a restart on its old data is refused with a
 // clear error, then wipes its data dir, adds it back as a learner with
 // `concord members add --learner`, waits until it has caught up, and
@@ -192,7 +196,21 @@ func (c *proxied) memberCycle(ctx context.Context, f Fault) (string, func(contex
 	if err != nil {
 		return "", nil, err
 	}
-	if _, err := c.cli(ctx, "members", "remove", victim.id); err != nil {
+	// Half the time the member is cut off while it is removed, so it cannot
+	// learn it from its log and must find out from the others.
+	cutOff := rng.Intn(2) == 0
+	if cutOff {
+		var others []string
+		for _, m := range c.Members {
+			if m.ID() != victim.id {
+				others = append(others, m.ID())
+			}
+		}
+		c.net.Isolate(victim.id, others, faultproxy.Reset)
+	}
+	_, err = c.cli(ctx, "members", "remove", victim.id)
+	c.net.Heal()
+	if err != nil {
 		return "", nil, err
 	}
 	c.set(c.killed, victim.id, true) // out of the healthy set until promoted
@@ -229,7 +247,11 @@ func (c *proxied) memberCycle(ctx context.Context, f Fault) (string, func(contex
 	}
 	c.set(c.killed, victim.id, false)
 	c.memberCycles++
-	return fmt.Sprintf("removed %s (it stopped by itself; a restart on its old data was refused), added it back with a fresh data dir as a learner, caught up, promoted", victim.id), nil, nil
+	how := ""
+	if cutOff {
+		how = " while cut off from the others"
+	}
+	return fmt.Sprintf("removed %s%s (it stopped by itself; a restart on its old data was refused), added it back with a fresh data dir as a learner, caught up, promoted", victim.id, how), nil, nil
 }
 
 // snapshotInstall is the SnapshotInstall fault between processes: a

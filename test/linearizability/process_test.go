@@ -3,6 +3,7 @@ package linearizability
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"net"
 	"os"
 	"os/exec"
@@ -142,7 +143,21 @@ func (p *process) Resume() error     { return p.signal(syscall.SIGCONT) }
 func (p *process) Disconnect() error { return ErrUnsupported }
 func (p *process) Connect() error    { return ErrUnsupported }
 
+// freePort returns a loopback address free now, for a process to listen
+// on later (again after each restart). It is taken below Linux's ephemeral
+// range (32768-60999 by default): a port from that range, released here,
+// can be taken meanwhile as the local port of any outgoing connection (the
+// agents and clients of this and other test runs make many), and the agent
+// then fails with "address already in use".
 func freePort(t *testing.T) string {
+	for range 100 {
+		port := 15000 + rand.Intn(17000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return ln.Addr().String()
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
