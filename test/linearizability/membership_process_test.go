@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +145,7 @@ func (c *proxied) checkRefused(ctx context.Context, p *process, what string) err
 }
 
 type indexStatus struct {
+	LastLogIndex uint64 `json:"last_log_index"`
 	CommitIndex  uint64 `json:"commit_index"`
 	AppliedIndex uint64 `json:"applied_index"`
 }
@@ -208,6 +211,7 @@ func (c *proxied) memberCycle(ctx context.Context, f Fault) (string, func(contex
 		}
 		c.net.Isolate(victim.id, others, faultproxy.Reset)
 	}
+	began := time.Now()
 	_, err = c.cli(ctx, "members", "remove", victim.id)
 	c.net.Heal()
 	if err != nil {
@@ -218,15 +222,27 @@ func (c *proxied) memberCycle(ctx context.Context, f Fault) (string, func(contex
 		c.t.Errorf("member cycle of %s: %v", victim.id, err)
 		return "", nil, err
 	}
+	// From here on the member must come back: the steps get their own
+	// time, not what is left of the schedule's minute for one fault.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var steps []string
+	step := func(name string) {
+		steps = append(steps, fmt.Sprintf("%s %s", name, time.Since(began).Round(100*time.Millisecond)))
+		began = time.Now()
+	}
+	step("removed")
 	if err := c.checkRefused(ctx, victim, "removed, it stops by itself"); err != nil {
 		return fail(err)
 	}
+	step("stopped")
 	if err := victim.Start(ctx); err != nil {
 		return fail(err)
 	}
 	if err := c.checkRefused(ctx, victim, "restarted on its old data after its removal, it refuses"); err != nil {
 		return fail(err)
 	}
+	step("refused")
 	if err := os.RemoveAll(filepath.Join(victim.dir, "data")); err != nil {
 		return fail(err)
 	}
@@ -237,27 +253,31 @@ func (c *proxied) memberCycle(ctx context.Context, f Fault) (string, func(contex
 	if err := victim.Start(ctx); err != nil {
 		return fail(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 40*time.Second)
-	defer cancel()
+	step("added")
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
 	if err := waitCaughtUp(wctx, leader, victim); err != nil {
 		return fail(fmt.Errorf("the learner did not catch up: %w", err))
 	}
+	step("caught up")
 	if _, err := c.cli(ctx, "members", "promote", victim.id); err != nil {
 		return fail(err)
 	}
+	step("promoted")
 	c.set(c.killed, victim.id, false)
 	c.memberCycles++
 	how := ""
 	if cutOff {
 		how = " while cut off from the others"
 	}
-	return fmt.Sprintf("removed %s%s (it stopped by itself; a restart on its old data was refused), added it back with a fresh data dir as a learner, caught up, promoted", victim.id, how), nil, nil
+	return fmt.Sprintf("removed %s%s, it stopped by itself, a restart on its old data was refused, added back with a fresh data dir as a learner, caught up, promoted (%s)",
+		victim.id, how, strings.Join(steps, ", ")), nil, nil
 }
 
 // snapshotInstall is the SnapshotInstall fault between processes: a
-// follower is killed, the leader takes 4x the snapshot threshold of writes
-// (so it compacts its log past the follower), and when the fault ends the
-// follower restarts and must catch up by installing a snapshot.
+// follower is killed, the leader takes writes until every other member has
+// compacted its log past the follower's last entry, and when the fault
+// ends the follower restarts and must catch up by installing a snapshot.
 func (c *proxied) snapshotInstall(ctx context.Context, f Fault) (string, func(context.Context) error, error) {
 	rng := rand.New(rand.NewSource(f.Seed))
 	leader, victim, err := c.pickFollower(ctx, rng)
@@ -269,10 +289,26 @@ func (c *proxied) snapshotInstall(ctx context.Context, f Fault) (string, func(co
 		return "", nil, err
 	}
 	c.set(c.killed, victim.id, true)
-	if err := fill(ctx, leader.ClientAddr(), 4*smallSnapshotThreshold); err != nil {
-		c.t.Logf("snapshot-install: filler writes: %v", err)
+	// Every member left must compact its log past the victim's last index
+	// (at most the leader's now), so that whichever leads when the victim
+	// is back has to send it a snapshot.
+	var last uint64
+	if st, err := indexes(ctx, leader); err == nil {
+		last = st.LastLogIndex
+	} else {
+		return "", nil, err
 	}
-	return "killed " + victim.id + " and wrote past the leader's log compaction", func(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+	defer cancel()
+	for !c.compactedPast(victim.id, last) {
+		if err := fill(wctx, leader.ClientAddr(), 2*smallSnapshotThreshold); err != nil {
+			c.t.Logf("snapshot-install: filler writes: %v", err)
+		}
+		if pause(wctx, 200*time.Millisecond) != nil {
+			return "", nil, fmt.Errorf("the members did not compact their logs past index %d within 40 s", last)
+		}
+	}
+	return fmt.Sprintf("killed %s and wrote until every other member compacted its log past index %d", victim.id, last), func(ctx context.Context) error {
 		if err := victim.Start(ctx); err != nil {
 			return err
 		}
@@ -291,6 +327,28 @@ func (c *proxied) snapshotInstall(ctx context.Context, f Fault) (string, func(co
 		}
 		return waitCaughtUp(wctx, l, victim)
 	}, nil
+}
+
+var compactingRE = regexp.MustCompile(`msg="compacting logs".* to=(\d+)`)
+
+// compactedPast reports whether every healthy member but except logged,
+// since its last start, raft compacting its log past index.
+func (c *proxied) compactedPast(except string, index uint64) bool {
+	for _, m := range c.healthy() {
+		if m.ID() == except {
+			continue
+		}
+		var top uint64
+		for _, sub := range compactingRE.FindAllStringSubmatch(c.proc(m.ID()).logSinceStart(), -1) {
+			if n, err := strconv.ParseUint(sub[1], 10, 64); err == nil && n > top {
+				top = n
+			}
+		}
+		if top <= index {
+			return false
+		}
+	}
+	return true
 }
 
 func readLog(p *process) string {
