@@ -15,7 +15,7 @@ type agentLimitOptions struct {
 	maxRangeBytes           int64
 	maxConcurrentStreams    uint32
 	maxWatchesPerConnection int
-	clientSendTimeout        time.Duration
+	clientSendTimeout       time.Duration
 }
 
 func (o *agentLimitOptions) addFlags(f *pflag.FlagSet) {
