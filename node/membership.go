@@ -352,6 +352,14 @@ func (n *Node) handleMembershipCheck(_ context.Context, req *membershipCheckRequ
 		resp.wireErr = toWireErr(mapRaftError(err))
 		return resp
 	}
+	if len(cfg.Servers) == 0 {
+		// No configuration yet (a member still starting, before its
+		// bootstrap or its first entries): it knows nothing of who is a
+		// member, and must not tell a peer it was removed (a slow member
+		// of a new cluster did, and the peer stopped for good).
+		resp.wireErr = toWireErr(fmt.Errorf("%w: no cluster configuration yet", ErrNoLeader))
+		return resp
+	}
 	_, resp.member = findServer(cfg, req.id)
 	resp.removed = !resp.member && n.fsm.metaSnapshot().removed[req.id]
 	if addr, _ := n.raft.LeaderWithID(); addr != "" {

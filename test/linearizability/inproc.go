@@ -37,6 +37,10 @@ type InProcessOptions struct {
 	// For scenarios whose only faults are crashes: a crash heals the
 	// network.
 	LoseUnsynced bool
+	// DataDir, if set and not "", is the data dir of the member with this
+	// id (default: a directory of the cluster's own): diskfull_test.go
+	// puts one member's on a small file system.
+	DataDir func(id string) string
 }
 
 // InProcess is a cluster of whole members (node, kv, etcd API) in this
@@ -106,6 +110,9 @@ func (c *InProcess) newMember() *member {
 	cfg := agent.Config{ClientAddr: "127.0.0.1:0", Logger: c.logger(id)}
 	cfg.Node = node.DefaultConfig()
 	cfg.Node.ID, cfg.Node.DataDir = id, filepath.Join(c.dir, id)
+	if c.opts.DataDir != nil && c.opts.DataDir(id) != "" {
+		cfg.Node.DataDir = c.opts.DataDir(id)
+	}
 	cfg.Node.PeerAddr, cfg.Node.AdvertisePeerAddr = addr, addr
 	cfg.Node.HeartbeatTimeout, cfg.Node.ElectionTimeout = c.opts.Timeout, c.opts.Timeout
 	cfg.Node.LeaderTimeout, cfg.Node.ApplyTimeout = 10*time.Second, 5*time.Second
