@@ -18,15 +18,19 @@ import (
 
 // Handler is a grpc stats.Handler that tags each connection with a Conn.
 // It records nothing else.
-type Handler struct{}
+type Handler struct {
+	// MaxWatches caps the watches of each connection (Conn.AcquireWatch);
+	// 0 or less: no cap.
+	MaxWatches int
+}
 
 var _ stats.Handler = Handler{}
 
 type connKey struct{}
 
 // TagConn gives the connection its Conn.
-func (Handler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
-	return context.WithValue(ctx, connKey{}, &Conn{})
+func (h Handler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return context.WithValue(ctx, connKey{}, &Conn{maxWatches: h.MaxWatches})
 }
 
 // HandleConn does nothing.
@@ -40,7 +44,8 @@ func (Handler) HandleRPC(context.Context, stats.RPCStats) {}
 
 // Conn is what one connection holds open. Safe for concurrent use.
 type Conn struct {
-	watches atomic.Int64
+	maxWatches int
+	watches    atomic.Int64
 }
 
 // FromContext returns the Conn of the connection ctx belongs to, or nil
@@ -51,14 +56,14 @@ func FromContext(ctx context.Context) *Conn {
 }
 
 // AcquireWatch counts one more watch on the connection unless it already
-// has max (max <= 0: no cap). It reports whether the watch may start; the
+// has Handler.MaxWatches. It reports whether the watch may start; the
 // caller calls ReleaseWatch once for every watch acquired, when it ends.
 // A nil Conn (no Handler) always allows.
-func (c *Conn) AcquireWatch(max int) bool {
+func (c *Conn) AcquireWatch() bool {
 	if c == nil {
 		return true
 	}
-	if n := c.watches.Add(1); max > 0 && n > int64(max) {
+	if n := c.watches.Add(1); c.maxWatches > 0 && n > int64(c.maxWatches) {
 		c.watches.Add(-1)
 		return false
 	}
@@ -70,6 +75,14 @@ func (c *Conn) ReleaseWatch() {
 	if c != nil {
 		c.watches.Add(-1)
 	}
+}
+
+// MaxWatches is the connection's cap (Handler.MaxWatches), 0 if none.
+func (c *Conn) MaxWatches() int {
+	if c == nil || c.maxWatches < 0 {
+		return 0
+	}
+	return c.maxWatches
 }
 
 // Watches returns the watches open on the connection.

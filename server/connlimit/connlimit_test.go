@@ -7,28 +7,28 @@ import (
 )
 
 func TestAcquireWatch(t *testing.T) {
-	ctx := Handler{}.TagConn(context.Background(), nil)
+	ctx := Handler{MaxWatches: 3}.TagConn(context.Background(), nil)
 	c := FromContext(ctx)
 	if c == nil {
 		t.Fatal("TagConn gave no Conn")
 	}
 	for i := range 3 {
-		if !c.AcquireWatch(3) {
+		if !c.AcquireWatch() {
 			t.Fatalf("watch %d refused under the cap", i)
 		}
 	}
-	if c.AcquireWatch(3) {
+	if c.AcquireWatch() {
 		t.Fatal("fourth watch allowed by a cap of 3")
 	}
 	if c.Watches() != 3 {
 		t.Fatalf("count %d after a refusal, want 3", c.Watches())
 	}
 	c.ReleaseWatch()
-	if !c.AcquireWatch(3) {
+	if !c.AcquireWatch() {
 		t.Fatal("a released place was not given back")
 	}
 	// No cap; no Conn.
-	if !c.AcquireWatch(0) || !(*Conn)(nil).AcquireWatch(1) {
+	if !(&Conn{}).AcquireWatch() || !(*Conn)(nil).AcquireWatch() {
 		t.Fatal("no cap refused")
 	}
 	if FromContext(context.Background()) != nil {
@@ -38,8 +38,8 @@ func TestAcquireWatch(t *testing.T) {
 
 // Concurrent acquires never pass the cap.
 func TestAcquireWatchConcurrent(t *testing.T) {
-	c := &Conn{}
 	const max = 50
+	c := &Conn{maxWatches: max}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	got := 0
@@ -47,7 +47,7 @@ func TestAcquireWatchConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if c.AcquireWatch(max) {
+			if c.AcquireWatch() {
 				mu.Lock()
 				got++
 				mu.Unlock()

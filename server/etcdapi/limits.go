@@ -121,7 +121,7 @@ func (l Limits) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize()),
 		grpc.MaxConcurrentStreams(l.MaxConcurrentStreams),
-		grpc.StatsHandler(connlimit.Handler{}),
+		grpc.StatsHandler(connlimit.Handler{MaxWatches: l.MaxWatchesPerConnection}),
 		grpc.ChainStreamInterceptor(connlimit.SendTimeout(l.ClientSendTimeout)),
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/concord-db/concord/agent"
 	"github.com/concord-db/concord/agent/agenttest"
 	"github.com/concord-db/concord/server/etcdapi"
+	"github.com/hashicorp/consul/proto-public/pbresource"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
@@ -233,6 +234,33 @@ func TestMaxWatchesPerConnection(t *testing.T) {
 	// seen it end).
 	cancelA()
 	waitUntil(t, 30*time.Second, "stream a's watch to be released", func() bool { return !create(b).Canceled })
+
+	// Resource watches count against the same cap: a connection with
+	// two etcd watches has room for one WatchList.
+	rconn := rawConn(t, c)
+	two, err := pb.NewWatchClient(rconn).Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(two)
+	create(two)
+	rc := pbresource.NewResourceServiceClient(rconn)
+	watchList := func() error {
+		st, err := rc.WatchList(ctx, &pbresource.WatchListRequest{Type: &pbresource.Type{Group: "demo", GroupVersion: "v2", Kind: "Artist"},
+			Tenancy: &pbresource.Tenancy{Partition: "default", Namespace: "default"}})
+		if err != nil {
+			return err
+		}
+		_, err = st.Header() // sent once the watch is established
+		if err == nil {
+			_, err = st.Recv() // the snapshot's end, or the refusal
+		}
+		return err
+	}
+	if err := watchList(); err != nil {
+		t.Fatalf("resource watch under the cap: %v", err)
+	}
+	wantCode(t, watchList(), codes.ResourceExhausted, "too many watches on this connection (--max-watches-per-connection 3)")
 }
 
 // TestSlowWatchClientDropped: a watch stream whose client stops reading is

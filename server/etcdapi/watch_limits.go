@@ -3,7 +3,7 @@ package etcdapi
 // acquireWatch counts a new watcher against the connection's cap; false
 // means the create is refused.
 func (ws *watchStream) acquireWatch() bool {
-	return ws.conn.AcquireWatch(ws.a.limits.MaxWatchesPerConnection)
+	return ws.conn.AcquireWatch()
 }
 
 // dropLocked removes watcher id from the stream and uncounts it from the

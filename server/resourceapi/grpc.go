@@ -7,10 +7,13 @@ import (
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/concord-db/concord/resource"
+	"github.com/concord-db/concord/server/connlimit"
 )
 
 // gRPC metadata keys the service reads and sets.
@@ -176,6 +179,13 @@ func (a *API) WatchList(req *pbresource.WatchListRequest, stream grpc.ServerStre
 		a.observe("watch", err)
 		return grpcError(err)
 	}
+	// The client port's cap on watches per connection, shared with
+	// etcd's Watch (server/connlimit).
+	conn := connlimit.FromContext(ctx)
+	if !conn.AcquireWatch() {
+		return status.Errorf(codes.ResourceExhausted, "too many watches on this connection (--max-watches-per-connection %d)", conn.MaxWatches())
+	}
+	defer conn.ReleaseWatch()
 	w, err := a.watch(ctx, req.GetType(), req.GetTenancy(), req.GetNamePrefix(), from)
 	a.observe("watch", err)
 	if err != nil {
