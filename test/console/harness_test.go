@@ -40,6 +40,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "building concord: %v\n", err)
 		return 1
 	}
+	defer stopChrome()
 	return m.Run()
 }
 

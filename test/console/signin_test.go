@@ -48,8 +48,8 @@ func enableAuth(t *testing.T, m *member) {
 // the cluster and a key that user may read, offers no write controls and
 // no snapshot download, and signs out.
 func TestConsoleSignIn(t *testing.T) {
+	ms := startCluster(t, 1) // the member starts while the browser does
 	b := newBrowser(t)
-	ms := startCluster(t, 1)
 	waitLeader(t, ms)
 	enableAuth(t, ms[0])
 	base := "http://" + ms[0].clientAddr + "/ui/"
