@@ -242,7 +242,7 @@ function chart(series, fmt) {
       svg('text', { x: 2, y: y(vmax * f) + 4 }, document.createTextNode(fmt(vmax * f))));
   }
   el.append(svg('text', { x: L, y: H - 3 }, document.createTextNode(new Date(t0).toLocaleTimeString())),
-    svg('text', { x: W - 60, y: H - 3 }, document.createTextNode(new Date(t1).toLocaleTimeString())));
+    svg('text', { x: W - 2, y: H - 3, 'text-anchor': 'end' }, document.createTextNode(new Date(t1).toLocaleTimeString())));
   for (const s of series) {
     if (s.pts.length) el.append(svg('polyline', { stroke: s.color, points: s.pts.map((p) => x(p[0]) + ',' + y(p[1])).join(' ') }));
   }

@@ -11,6 +11,8 @@ const LEVELS = [
   ['none', 'none: this member\'s data, possibly stale'],
 ];
 const MAX_ROWS = 1000;
+// NUMERIC matches the declared types SQLite gives numeric affinity.
+const NUMERIC = /int|real|floa|doub|num|dec/i;
 
 export function mount(view, { session }) {
   const sqlText = h('textarea', { id: 'sql-text', rows: 5, spellcheck: false, placeholder: 'SELECT * FROM people LIMIT 10' });
@@ -36,7 +38,7 @@ export function mount(view, { session }) {
   });
   async function loadTables() {
     try {
-      const res = await sendJSON('POST', '/db/query', ["SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name"]);
+      const res = await sendJSON('POST', '/db/query', ["SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_concord\\_%' ESCAPE '\\' ORDER BY name"]);
       const r = res.results[0];
       if (r.error) throw new Error(r.error);
       fill(tables, ...(r.values || []).map(([name, type]) => h('li', {}, h('a', { href: '#/sql', onclick: (ev) => {
@@ -55,7 +57,7 @@ export function mount(view, { session }) {
       h('div', { class: 'row' }, h('label', { class: 'grow' }, 'Read consistency', level),
         h('button', { class: 'primary', id: 'sql-query', onclick: () => run(false) }, 'Query'),
         session.can_write ? h('button', { id: 'sql-execute', onclick: () => run(true) }, 'Execute (write)') : null),
-      h('p', { class: 'muted' }, 'One statement per run (rqlite\'s API underneath: /db/query, /db/execute). Ctrl+Enter queries.')),
+      h('p', { class: 'muted' }, 'Tables whose names start with _concord_ are concord\'s own (hidden above). One statement per run (rqlite\'s API underneath: /db/query, /db/execute). Ctrl+Enter queries.')),
     out)));
   loadTables();
 }
@@ -66,7 +68,7 @@ function result(r) {
   if (r.columns) {
     const values = r.values || [];
     return h('div', { class: 'panel' },
-      table(r.columns.map((c, i) => h('th', { title: r.types[i] || '' }, c)),
+      table(r.columns.map((c, i) => h('th', { title: r.types[i] || '', class: NUMERIC.test(r.types[i] || '') ? 'num' : '' }, c)),
         values.slice(0, MAX_ROWS).map((row) => h('tr', {}, row.map((v, i) => h('td', { class: typeof v === 'number' ? 'num' : '' },
           cell(v, r.types[i])))))),
       h('p', { class: 'muted' }, values.length + ' row' + (values.length === 1 ? '' : 's') +
