@@ -66,7 +66,7 @@ func (c *Console) metrics(w http.ResponseWriter, r *http.Request) {
 			view.Families = append(view.Families, family(mf))
 		}
 	}
-	writeJSON(w, http.StatusOK, view)
+	writeCompressed(w, r, http.StatusOK, view)
 }
 
 // family converts a gathered family (sorted by name, as Gather returns).

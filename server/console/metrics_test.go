@@ -1,6 +1,8 @@
 package console
 
 import (
+	"compress/gzip"
+	"encoding/json"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,5 +62,19 @@ func TestMetrics(t *testing.T) {
 	s := got["concord_raft_commitTime"]
 	if s.Type != "summary" || len(s.Metrics) != 1 || *s.Metrics[0].Count != 0 || len(s.Metrics[0].Quantiles) != 0 {
 		t.Errorf("empty summary (NaN quantiles left out): %+v", s)
+	}
+
+	// Gzipped for a client that accepts it, the same view.
+	z := get(t, newConsole(t, Config{Gatherer: reg}), "/v1/console/metrics", "Accept-Encoding", "gzip, deflate")
+	if z.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", z.Header().Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(z.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zv MetricsView
+	if err := json.NewDecoder(zr).Decode(&zv); err != nil || len(zv.Families) != len(v.Families) {
+		t.Errorf("gzipped view: %d families (%v), want %d", len(zv.Families), err, len(v.Families))
 	}
 }
