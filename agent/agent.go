@@ -173,12 +173,13 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 	}
 	lessor := kv.NewLessor(kv.LessorConfig{CheckpointInterval: cfg.LeaseCheckpointInterval})
 	store := kv.New(kv.Options{Lessor: lessor, MinLeaseTTL: minLeaseTTL(cfg), Logger: cfg.Logger})
-	if err := n.Register(node.TypeKV, store); err != nil {
+	authStore, err := openAuth(cfg, n)
+	if err != nil {
 		n.Crash()
 		return nil, err
 	}
-	authStore, err := openAuth(cfg, n)
-	if err != nil {
+	// Behind the apply-side auth check (auth_stamp.go).
+	if err := n.Register(node.TypeKV, stampedKV{store, authStore}); err != nil {
 		n.Crash()
 		return nil, err
 	}
@@ -212,7 +213,7 @@ func start(cfg Config, ln net.Listener) (*Agent, error) {
 	for i, f := range opened {
 		exts[i] = f.Extension()
 	}
-	api := etcdapi.New(etcdapi.Config{Node: n, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
+	api := etcdapi.New(etcdapi.Config{Node: stampNode{n, authStore}, Store: store, Lessor: lessor, Limits: cfg.Limits, Logger: cfg.Logger,
 		AutoCompaction: cfg.AutoCompaction, ProgressNotifyInterval: cfg.WatchProgressNotifyInterval, Auth: authStore, Quota: quota,
 		// etcdctl snapshot save writes the same archive as concord snapshot save.
 		Snapshot: func(ctx context.Context, w io.Writer) error {
@@ -317,7 +318,7 @@ func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry, authStore *au
 			return nil, fmt.Errorf("%s: data dir: %w", f.Name(), err)
 		}
 		env := FaceEnv{Node: n, DataDir: dir, Logger: cfg.Logger.With("face", f.Name()), Registry: reg, Auth: authStore,
-			MaxRequestBytes: maxRequestBytes, Quota: quota}
+			MaxRequestBytes: maxRequestBytes, MaxRangeBytes: cfg.Limits.RangeCap(), Quota: quota}
 		if err := f.Open(env); err != nil {
 			f.Close()
 			closeFaces(opened)

@@ -39,13 +39,14 @@ func (f *resourceFace) Open(env FaceEnv) error {
 		return fmt.Errorf("resource: opening the store: %w", err)
 	}
 	f.store = store
-	if err := env.Node.Register(node.TypeResource, store); err != nil {
+	if err := env.Node.Register(node.TypeResource, stampedResource{store, env.Auth}); err != nil {
 		return fmt.Errorf("resource: %w", err)
 	}
 	f.backend = resource.NewBackend(store, guardedNode(env, resource.CommandGrows))
 	f.api, err = resourceapi.New(resourceapi.Config{
 		Backend:          resourceAuthBackend{next: storeBackend{f.backend}, auth: env.Auth}, // face_resource_auth.go
 		MaxRequestBytes:  env.MaxRequestBytes,
+		MaxListBytes:     env.MaxRangeBytes,
 		MaxResourceBytes: cfg.WithDefaults().MaxResourceBytes,
 		Logger:           env.Logger,
 	})

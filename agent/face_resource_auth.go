@@ -89,7 +89,15 @@ func (b resourceAuthBackend) Read(ctx context.Context, c resource.ReadConsistenc
 	return b.next.Read(ctx, c, id)
 }
 
+// stamped returns ctx with the auth state a check is about to see: the
+// writes proposed with it are refused at apply if that state moves
+// (auth/stamp.go).
+func (b resourceAuthBackend) stamped(ctx context.Context) context.Context {
+	return auth.WithStamp(ctx, b.auth.Stamp())
+}
+
 func (b resourceAuthBackend) WriteCAS(ctx context.Context, res *pbresource.Resource) (*pbresource.Resource, error) {
+	ctx = b.stamped(ctx)
 	if err := b.check(ctx, auth.OpWrite, idKey(res.GetId()), nil); err != nil {
 		return nil, err
 	}
@@ -103,6 +111,7 @@ func (b resourceAuthBackend) CheckWrite(ctx context.Context, id *pbresource.ID) 
 }
 
 func (b resourceAuthBackend) WriteStatus(ctx context.Context, id *pbresource.ID, version, key string, status *pbresource.Status) (*pbresource.Resource, error) {
+	ctx = b.stamped(ctx)
 	if err := b.check(ctx, auth.OpWrite, idKey(id), nil); err != nil {
 		return nil, err
 	}
@@ -110,6 +119,7 @@ func (b resourceAuthBackend) WriteStatus(ctx context.Context, id *pbresource.ID,
 }
 
 func (b resourceAuthBackend) DeleteCAS(ctx context.Context, id *pbresource.ID, version string) error {
+	ctx = b.stamped(ctx)
 	if err := b.check(ctx, auth.OpWrite, idKey(id), nil); err != nil {
 		return err
 	}

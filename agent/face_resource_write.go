@@ -13,6 +13,7 @@ import (
 // key. Kept beside face_resource_auth.go so the resource work does not
 // edit that file.
 func (b resourceAuthBackend) Write(ctx context.Context, res *pbresource.Resource) (*pbresource.Resource, error) {
+	ctx = b.stamped(ctx) // auth_stamp.go
 	if err := b.check(ctx, auth.OpWrite, idKey(res.GetId()), nil); err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func (f *sqlFace) Open(env FaceEnv) error {
 		return fmt.Errorf("sql: opening the database: %w", err)
 	}
 	f.store = store
-	if err := env.Node.Register(node.TypeSQL, store); err != nil {
+	if err := env.Node.Register(node.TypeSQL, stampedSQL{store, env.Auth}); err != nil {
 		return fmt.Errorf("sql: %w", err)
 	}
 	if err := env.Registry.Register(store); err != nil {

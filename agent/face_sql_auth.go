@@ -46,7 +46,15 @@ func (g sqlAuthDB) check(ctx context.Context, op auth.Op) error {
 	return nil
 }
 
+// stamped returns ctx with the auth state a check is about to see: the
+// writes proposed with it are refused at apply if that state moves
+// (auth/stamp.go).
+func (g sqlAuthDB) stamped(ctx context.Context) context.Context {
+	return auth.WithStamp(ctx, g.auth.Stamp())
+}
+
 func (g sqlAuthDB) Execute(ctx context.Context, req sqlapi.Request) ([]sqlapi.Result, error) {
+	ctx = g.stamped(ctx)
 	if err := g.check(ctx, auth.OpWrite); err != nil {
 		return nil, err
 	}
@@ -64,6 +72,7 @@ func (g sqlAuthDB) Query(ctx context.Context, req sqlapi.Request, opts sqlapi.Qu
 // /db/request itself decides; a request that does not prepare needs
 // write).
 func (g sqlAuthDB) Request(ctx context.Context, req sqlapi.Request, opts sqlapi.QueryOptions) ([]sqlapi.Result, error) {
+	ctx = g.stamped(ctx)
 	op := auth.OpWrite
 	if g.auth != nil && g.auth.Enabled() && g.db.ReadOnly(req) {
 		op = auth.OpRead
@@ -89,6 +98,7 @@ func (g sqlAuthDB) Dump(ctx context.Context, w io.Writer) error {
 }
 
 func (g sqlAuthDB) Load(ctx context.Context, r io.Reader) error {
+	ctx = g.stamped(ctx)
 	if err := g.check(ctx, auth.OpWrite); err != nil {
 		return err
 	}

@@ -43,6 +43,10 @@ type Config struct {
 	// does (time.Now's readings compare by the monotonic clock). Default:
 	// Now. Tests set it apart from Now to jump the wall clock alone.
 	Mono func() time.Time
+	// BeforeStampedPropose, if set, is called by Applier between a
+	// write's permission check and its proposal: tests change the auth
+	// state there to race a check against apply deterministically.
+	BeforeStampedPropose func(ctx context.Context)
 }
 
 // Validate reports what is wrong with c, changing nothing.

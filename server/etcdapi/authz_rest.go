@@ -11,25 +11,29 @@ import (
 // so its methods run the same checks as the interceptor (methodChecks),
 // with the identity the REST guard put in ctx (auth.WithIdentity).
 
-// restCheck runs method's check for a REST call.
-func (k *KV) restCheck(ctx context.Context, method string, req any) error {
+// restCheck runs method's check for a REST call. The context it returns
+// carries the auth state the check saw (auth.WithStamp), so that the
+// call's write is refused at apply if that state moved (auth/stamp.go).
+func (k *KV) restCheck(ctx context.Context, method string, req any) (context.Context, error) {
 	a := k.a
+	ctx = auth.WithStamp(ctx, a.auth.Stamp())
 	if !a.auth.Enabled() {
-		return nil
+		return ctx, nil
 	}
 	id, ok := auth.IdentityFromContext(ctx)
 	if !ok {
-		return toGRPC(auth.ErrUserEmpty)
+		return ctx, toGRPC(auth.ErrUserEmpty)
 	}
 	if err := methodChecks[method](ctx, a, id, req); err != nil {
-		return toGRPC(err)
+		return ctx, toGRPC(err)
 	}
-	return nil
+	return ctx, nil
 }
 
 // Range is KV.Range after the permission check.
 func (k *KV) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
-	if err := k.restCheck(ctx, "/etcdserverpb.KV/Range", r); err != nil {
+	ctx, err := k.restCheck(ctx, "/etcdserverpb.KV/Range", r)
+	if err != nil {
 		return nil, err
 	}
 	return k.kvService.Range(ctx, r)
@@ -37,7 +41,8 @@ func (k *KV) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, 
 
 // Put is KV.Put after the permission check.
 func (k *KV) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
-	if err := k.restCheck(ctx, "/etcdserverpb.KV/Put", r); err != nil {
+	ctx, err := k.restCheck(ctx, "/etcdserverpb.KV/Put", r)
+	if err != nil {
 		return nil, err
 	}
 	return k.kvService.Put(ctx, r)
@@ -45,7 +50,8 @@ func (k *KV) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error)
 
 // DeleteRange is KV.DeleteRange after the permission check.
 func (k *KV) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
-	if err := k.restCheck(ctx, "/etcdserverpb.KV/DeleteRange", r); err != nil {
+	ctx, err := k.restCheck(ctx, "/etcdserverpb.KV/DeleteRange", r)
+	if err != nil {
 		return nil, err
 	}
 	return k.kvService.DeleteRange(ctx, r)
@@ -53,7 +59,8 @@ func (k *KV) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.Del
 
 // Txn is KV.Txn after the permission check of every key it touches.
 func (k *KV) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if err := k.restCheck(ctx, "/etcdserverpb.KV/Txn", r); err != nil {
+	ctx, err := k.restCheck(ctx, "/etcdserverpb.KV/Txn", r)
+	if err != nil {
 		return nil, err
 	}
 	return k.kvService.Txn(ctx, r)
@@ -61,7 +68,8 @@ func (k *KV) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error)
 
 // Compact is KV.Compact, for root only.
 func (k *KV) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
-	if err := k.restCheck(ctx, "/etcdserverpb.KV/Compact", r); err != nil {
+	ctx, err := k.restCheck(ctx, "/etcdserverpb.KV/Compact", r)
+	if err != nil {
 		return nil, err
 	}
 	return k.kvService.Compact(ctx, r)
