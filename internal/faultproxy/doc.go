@@ -38,6 +38,11 @@
 //     iptables REJECT with tcp-reset would), so the sender sees an error at
 //     once and redials.
 //
-// Heal removes every rule. Rules are read at each chunk, so a change
+// SetLoss(src, dst, p) closes a connection at a chunk src sends dst with
+// probability p (a peer sees loss on TCP as a broken connection), and
+// SetDelay(src, dst, d) makes each such chunk wait d after it was read;
+// the draws come from one generator seeded by Seed.
+//
+// Heal removes every rule, loss and delay. Rules are read at each chunk, so a change
 // applies at once to connections already open.
 package faultproxy

@@ -3,6 +3,7 @@ package faultproxy
 import (
 	"errors"
 	"fmt"
+	"math/rand"
 	"net"
 	"sort"
 	"sync"
@@ -46,6 +47,14 @@ type Stats struct {
 	Unidentified int64 // of which the source was not a registered member
 	Held         int64 // chunks held by a blackhole (each counted once)
 	Resets       int64 // connections closed by a Reset rule
+	Lost         int64 // connections closed by SetLoss
+	Delayed      int64 // chunks delayed by SetDelay
+}
+
+// Delay is the latency SetDelay adds to each chunk on a link: Base plus a
+// uniformly random extra in [0, Jitter).
+type Delay struct {
+	Base, Jitter time.Duration
 }
 
 // Network is the proxies of one cluster and the rules between its members.
@@ -59,18 +68,22 @@ type Network struct {
 
 	mu      sync.Mutex
 	rules   map[link]Mode
+	loss    map[link]float64
+	delay   map[link]Delay
+	rng     *rand.Rand    // loss and jitter draws; seeded by Seed
 	changed chan struct{} // closed and replaced when the rules change
 	pids    map[string]int
 	lns     []net.Listener
 	pipes   map[*pipe]struct{}
 	closed  bool
 
-	conns, unidentified, held, resets atomic.Int64
+	conns, unidentified, held, resets, lost, delayed atomic.Int64
 }
 
 // New returns a Network with no proxies and no rules.
 func New() *Network {
-	n := &Network{rules: map[link]Mode{}, changed: make(chan struct{}), pids: map[string]int{}, pipes: map[*pipe]struct{}{}}
+	n := &Network{rules: map[link]Mode{}, loss: map[link]float64{}, delay: map[link]Delay{}, rng: rand.New(rand.NewSource(1)),
+		changed: make(chan struct{}), pids: map[string]int{}, pipes: map[*pipe]struct{}{}}
 	n.Identify = n.identifyByProc
 	return n
 }
@@ -163,8 +176,9 @@ func (n *Network) copy(p *pipe, from, to net.Conn, src, dst string) {
 	buf := make([]byte, 32<<10)
 	for {
 		k, err := from.Read(buf)
+		readAt := time.Now()
 		if k > 0 {
-			if !n.admit(p, src, dst) {
+			if !n.admit(p, src, dst) || n.lose(src, dst) || !n.wait(p, src, dst, readAt) {
 				return
 			}
 			if _, werr := to.Write(buf[:k]); werr != nil {
@@ -207,6 +221,74 @@ func (n *Network) admit(p *pipe, src, dst string) bool {
 	}
 }
 
+// lose draws whether the chunk's connection is lost on a lossy link.
+func (n *Network) lose(src, dst string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p := n.loss[link{src, dst}]; p > 0 && n.rng.Float64() < p {
+		n.lost.Add(1)
+		return true
+	}
+	return false
+}
+
+// wait delays a chunk read at readAt by the link's delay; false if the
+// pipe closed meanwhile.
+func (n *Network) wait(p *pipe, src, dst string, readAt time.Time) bool {
+	n.mu.Lock()
+	d, ok := n.delay[link{src, dst}]
+	var extra time.Duration
+	if ok && d.Jitter > 0 {
+		extra = time.Duration(n.rng.Int63n(int64(d.Jitter)))
+	}
+	n.mu.Unlock()
+	if !ok {
+		return true
+	}
+	n.delayed.Add(1)
+	t := time.NewTimer(time.Until(readAt.Add(d.Base + extra)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.done:
+		return false
+	}
+}
+
+// Seed makes the loss and jitter draws a function of seed.
+func (n *Network) Seed(seed int64) {
+	n.mu.Lock()
+	n.rng = rand.New(rand.NewSource(seed))
+	n.mu.Unlock()
+}
+
+// SetLoss makes each chunk src sends dst close its connection with
+// probability p (TCP does not lose a segment without losing the
+// connection; this is that loss, as a peer sees it). 0 removes it.
+func (n *Network) SetLoss(src, dst string, p float64) {
+	n.setRules(func(map[link]Mode) {
+		if p <= 0 {
+			delete(n.loss, link{src, dst})
+		} else {
+			n.loss[link{src, dst}] = p
+		}
+	})
+}
+
+// SetDelay delays each chunk src sends dst by d after it was read. The
+// chunks of one connection are not overlapped: a delayed link carries at
+// most one read (up to 32 KiB) per delay. A zero Delay removes it.
+func (n *Network) SetDelay(src, dst string, d Delay) {
+	n.setRules(func(map[link]Mode) {
+		if d == (Delay{}) {
+			delete(n.delay, link{src, dst})
+		} else {
+			n.delay[link{src, dst}] = d
+		}
+	})
+}
+
 // setRules applies f to the rules under the lock and wakes held chunks.
 func (n *Network) setRules(f func(map[link]Mode)) {
 	n.mu.Lock()
@@ -247,8 +329,14 @@ func (n *Network) Isolate(id string, others []string, mode Mode) {
 	n.Partition([]string{id}, others, mode)
 }
 
-// Heal removes every rule; held bytes flow again.
-func (n *Network) Heal() { n.setRules(func(r map[link]Mode) { clear(r) }) }
+// Heal removes every rule, loss and delay; held bytes flow again.
+func (n *Network) Heal() {
+	n.setRules(func(r map[link]Mode) {
+		clear(r)
+		clear(n.loss)
+		clear(n.delay)
+	})
+}
 
 // Rules describes the rules in force, sorted, e.g. "p1->p2 blackhole".
 func (n *Network) Rules() []string {
@@ -258,13 +346,20 @@ func (n *Network) Rules() []string {
 	for l, m := range n.rules {
 		out = append(out, fmt.Sprintf("%s->%s %s", l.src, l.dst, m))
 	}
+	for l, p := range n.loss {
+		out = append(out, fmt.Sprintf("%s->%s loss %.0f%%", l.src, l.dst, 100*p))
+	}
+	for l, d := range n.delay {
+		out = append(out, fmt.Sprintf("%s->%s delay %s+[0,%s)", l.src, l.dst, d.Base, d.Jitter))
+	}
 	sort.Strings(out)
 	return out
 }
 
 // Stats returns the counters.
 func (n *Network) Stats() Stats {
-	return Stats{Conns: n.conns.Load(), Unidentified: n.unidentified.Load(), Held: n.held.Load(), Resets: n.resets.Load()}
+	return Stats{Conns: n.conns.Load(), Unidentified: n.unidentified.Load(), Held: n.held.Load(), Resets: n.resets.Load(),
+		Lost: n.lost.Load(), Delayed: n.delayed.Load()}
 }
 
 // Close stops every proxy and closes every proxied connection.

@@ -275,3 +275,50 @@ func TestIdentifyByProc(t *testing.T) {
 		t.Fatalf("stats %+v, want the registered dialer identified as me and reset", st)
 	}
 }
+
+// Loss closes a connection at a lost chunk; p = 0 (or Heal) removes it.
+func TestLossClosesConnection(t *testing.T) {
+	n, addr, got := newTestNetwork(t)
+	n.Seed(7)
+	n.SetLoss("a", "d", 1)
+	a := dialFrom(t, "127.0.0.2", addr)
+	echo := reader(a)
+	a.Write([]byte("lost"))
+	select {
+	case s, ok := <-echo:
+		if ok {
+			t.Fatalf("got %q through a link losing everything", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection was not closed")
+	}
+	if st := n.Stats(); st.Lost != 1 {
+		t.Fatalf("stats %+v, want one lost connection", st)
+	}
+	if r := n.Rules(); !slices.Equal(r, []string{"a->d loss 100%"}) {
+		t.Fatalf("rules %v", r)
+	}
+	n.Heal()
+	a2 := dialFrom(t, "127.0.0.2", addr)
+	a2.Write([]byte("kept"))
+	expect(t, got, "kept")
+}
+
+// Delay holds each chunk at least its base delay, one way only.
+func TestDelayHoldsChunks(t *testing.T) {
+	n, addr, got := newTestNetwork(t)
+	const base = 300 * time.Millisecond
+	n.SetDelay("d", "a", Delay{Base: base, Jitter: 50 * time.Millisecond})
+	a := dialFrom(t, "127.0.0.2", addr)
+	echo := reader(a)
+	start := time.Now()
+	a.Write([]byte("slow"))
+	expect(t, got, "slow") // a -> d is not delayed
+	expect(t, echo, "slow")
+	if e := time.Since(start); e < base {
+		t.Fatalf("the echo came back after %s, before the %s delay", e, base)
+	}
+	if st := n.Stats(); st.Delayed != 1 {
+		t.Fatalf("stats %+v, want one delayed chunk", st)
+	}
+}
