@@ -40,6 +40,11 @@
 // protobuf fields; its decoder is fuzzed. Results carry the contract's
 // errors back to the proposer (possibly on another member) as codes, so
 // Backend methods return the sentinel and typed errors of errors.go.
+// Backend.Write (opUpsert) is Consul's resource-service write decided in
+// apply: an empty version or uid stands for the stored one, so the
+// proposer reads nothing first and the answer is the same on every member.
+// A write's result carries only what apply decided (uid, generation,
+// version, the statuses kept); the proposer rebuilds the resource.
 // Validation and the size cap run before proposing and again in apply,
 // which checks the cap the proposer carried, bounded by a hard 64 MiB, so
 // members with different MaxResourceBytes still apply identically.
@@ -54,7 +59,8 @@
 //
 // # Watches
 //
-// WatchList from version 0 sends the matching state as Upserts (all
+// WatchList from version 0 (which is also "no version": 0 is never a
+// resume point) sends the matching state as Upserts (all
 // carrying the snapshot's revision), then EndOfSnapshot, then every later
 // matching Upsert and Delete in revision order. Resuming from a version
 // sends the retained events after it. The last Config.HistoryEvents events
