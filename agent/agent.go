@@ -318,7 +318,7 @@ func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry, authStore *au
 			return nil, fmt.Errorf("%s: data dir: %w", f.Name(), err)
 		}
 		env := FaceEnv{Node: n, DataDir: dir, Logger: cfg.Logger.With("face", f.Name()), Registry: reg, Auth: authStore,
-			MaxRequestBytes: maxRequestBytes, Quota: quota}
+			MaxRequestBytes: maxRequestBytes, MaxRangeBytes: cfg.Limits.RangeCap(), Quota: quota}
 		if err := f.Open(env); err != nil {
 			f.Close()
 			closeFaces(opened)

@@ -58,6 +58,9 @@ type FaceEnv struct {
 	// MaxRequestBytes caps one request, the same for every API (etcd's
 	// --max-request-bytes).
 	MaxRequestBytes int
+	// MaxRangeBytes caps what one read may return, for the faces' lists
+	// (--max-range-bytes; the resource face's List): 0 or less, no cap.
+	MaxRangeBytes int64
 	// Quota is the member's space-quota guard (--quota-backend-bytes and
 	// the NOSPACE alarm): a face checks its writes with it before
 	// proposing (the built-in faces propose through quotaNode).

@@ -46,6 +46,7 @@ func (f *resourceFace) Open(env FaceEnv) error {
 	f.api, err = resourceapi.New(resourceapi.Config{
 		Backend:          resourceAuthBackend{next: storeBackend{f.backend}, auth: env.Auth}, // face_resource_auth.go
 		MaxRequestBytes:  env.MaxRequestBytes,
+		MaxListBytes:     env.MaxRangeBytes,
 		MaxResourceBytes: cfg.WithDefaults().MaxResourceBytes,
 		Logger:           env.Logger,
 	})

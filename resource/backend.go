@@ -240,7 +240,11 @@ func (b *Backend) List(ctx context.Context, c ReadConsistency, t UnversionedType
 	if err := b.barrier(ctx, c); err != nil {
 		return nil, err
 	}
-	return cloneAll(b.s.view.Load().list(newQuery(t, tenancy, namePrefix))), nil
+	found := b.s.view.Load().list(newQuery(t, tenancy, namePrefix))
+	if err := checkListSize(ctx, found); err != nil {
+		return nil, err
+	}
+	return cloneAll(found), nil
 }
 
 // ListByOwner returns the resources owned by owner, which must name its uid:
@@ -253,7 +257,11 @@ func (b *Backend) ListByOwner(ctx context.Context, c ReadConsistency, owner *pbr
 	if err := b.barrier(ctx, c); err != nil {
 		return nil, err
 	}
-	return cloneAll(b.s.view.Load().listByOwner(owner)), nil
+	found := b.s.view.Load().listByOwner(owner)
+	if err := checkListSize(ctx, found); err != nil {
+		return nil, err
+	}
+	return cloneAll(found), nil
 }
 
 // WatchList watches the resources List(t, tenancy, namePrefix) would

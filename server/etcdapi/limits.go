@@ -107,6 +107,10 @@ func (l Limits) withDefaults() Limits {
 
 func (l *Limits) setDefaults() { *l = l.withDefaults() }
 
+// RangeCap is the effective MaxRangeBytes: the default for 0, and 0 for
+// no cap.
+func (l Limits) RangeCap() int64 { return max(0, l.withDefaults().MaxRangeBytes) }
+
 // MaxRecvMsgSize is the gRPC receive limit to configure for these limits.
 func (l Limits) MaxRecvMsgSize() int {
 	return l.withDefaults().MaxRequestBytes + grpcOverheadBytes

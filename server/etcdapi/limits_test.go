@@ -117,6 +117,37 @@ func TestMaxRangeBytes(t *testing.T) {
 	}
 }
 
+// TestMaxRangeBytesResourceList: a resource List (gRPC and REST) whose
+// resources pass MaxRangeBytes fails with list_too_large, before copying.
+func TestMaxRangeBytesResourceList(t *testing.T) {
+	c := startWithLimits(t, etcdapi.Limits{MaxRequestBytes: 64 << 10, MaxRangeBytes: 256 << 10})
+	ctx := testCtx(t, time.Minute)
+	rc := pbresource.NewResourceServiceClient(rawConn(t, c))
+	artist := &pbresource.Type{Group: "demo", GroupVersion: "v2", Kind: "Artist"}
+	ten := &pbresource.Tenancy{Partition: "default", Namespace: "default"}
+	pad := strings.Repeat("p", 16<<10)
+	for i := range 32 { // 512 KiB
+		id := &pbresource.ID{Type: artist, Tenancy: ten, Name: fmt.Sprintf("big-%02d", i)}
+		if _, err := rc.Write(ctx, &pbresource.WriteRequest{Resource: &pbresource.Resource{Id: id, Metadata: map[string]string{"pad": pad}}}); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	_, err := rc.List(ctx, &pbresource.ListRequest{Type: artist, Tenancy: ten})
+	wantCode(t, err, codes.ResourceExhausted, "more than 262144 bytes of resources")
+	if r, err := rc.List(ctx, &pbresource.ListRequest{Type: artist, Tenancy: ten, NamePrefix: "big-0"}); err != nil || len(r.Resources) != 10 {
+		t.Fatalf("list of 10 (160 KiB): %v", err)
+	}
+	resp, err := http.Get("http://" + c.Endpoint(0) + "/v1/resource/demo/v2/Artist?partition=default&namespace=default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "list_too_large") {
+		t.Fatalf("REST list: %d %s", resp.StatusCode, body)
+	}
+}
+
 func mustAtoi(s string) int {
 	var n int
 	fmt.Sscanf(s, "%d", &n)

@@ -52,6 +52,10 @@ type Config struct {
 	// MaxRequestBytes caps a REST request body (the client port's
 	// --max-request-bytes). Default DefaultMaxRequestBytes.
 	MaxRequestBytes int
+	// MaxListBytes caps what one List or ListByOwner returns (the client
+	// port's --max-range-bytes): past it the list fails with
+	// resource.ErrListTooLarge before any resource is copied. 0: no cap.
+	MaxListBytes int64
 	// MaxResourceBytes caps one resource's protobuf encoding, checked
 	// before anything is written (resource.Config.MaxResourceBytes, which
 	// the store enforces too). Default 4 MiB, the store's default.

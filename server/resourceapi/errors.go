@@ -56,6 +56,7 @@ const (
 	CodeGroupVersion     = "group_version_mismatch"
 	CodeHistoryCompacted = "history_compacted"
 	CodeWatchOverflow    = "watch_overflow"
+	CodeListTooLarge     = "list_too_large"
 	CodeInconsistent     = "inconsistent"
 	// CodeNoSpace: the cluster's NOSPACE alarm is raised or the write would
 	// pass the space quota (etcd's mvcc: database space exceeded); deletes
@@ -96,6 +97,7 @@ var mapping = []struct {
 	{resource.ErrWrongUid, wireError{codes.FailedPrecondition, http.StatusPreconditionFailed, CodeWrongUid}},
 	{resource.ErrHistoryCompacted, wireError{codes.OutOfRange, http.StatusGone, CodeHistoryCompacted}},
 	{resource.ErrWatchOverflow, wireError{codes.ResourceExhausted, http.StatusServiceUnavailable, CodeWatchOverflow}},
+	{resource.ErrListTooLarge, wireError{codes.ResourceExhausted, http.StatusBadRequest, CodeListTooLarge}},
 	// The store wraps the node's errors in ErrInconsistent: the node's
 	// come first, so a write whose outcome is unknown says so.
 	{node.ErrUnknownOutcome, wireError{codes.Unknown, http.StatusGatewayTimeout, CodeUnknownOutcome}},

@@ -117,6 +117,7 @@ func (a *API) list(ctx context.Context, c resource.ReadConsistency, t *pbresourc
 	if err := checkTenancy("tenancy", ten); err != nil {
 		return nil, err
 	}
+	ctx = resource.WithListByteCap(ctx, a.cfg.MaxListBytes)
 	return a.cfg.Backend.List(ctx, c, resource.UnversionedType{Group: t.Group, Kind: t.Kind}, ten, prefix)
 }
 
@@ -137,6 +138,7 @@ func (a *API) listByOwner(ctx context.Context, c resource.ReadConsistency, owner
 	if owner.Uid == "" {
 		return nil, badField("owner.uid", "required")
 	}
+	ctx = resource.WithListByteCap(ctx, a.cfg.MaxListBytes)
 	return a.cfg.Backend.ListByOwner(ctx, c, owner)
 }
 
