@@ -98,6 +98,7 @@ type Server struct {
 	http    *http.Server
 	metrics *serverMetrics
 	snaps   *snapshots
+	streams *streamStopper // ends watches and keepalives at Shutdown
 
 	mu   sync.Mutex
 	mux  *connMux
@@ -136,11 +137,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	// The request metrics' interceptors come first, so they see every
 	// call, those the auth interceptor refuses included.
+	// The stream stopper comes last, nearest the handler, so that the
+	// code the others see is the one the client gets.
+	streams := newStreamStopper()
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(m.req.unaryInterceptor()),
 		grpc.ChainStreamInterceptor(m.req.streamInterceptor()),
 	}, cfg.GRPCOptions...)
-	s := &Server{cfg: cfg, grpc: grpc.NewServer(opts...), health: health.NewServer(), metrics: m}
+	opts = append(opts, grpc.ChainStreamInterceptor(streams.intercept))
+	s := &Server{cfg: cfg, grpc: grpc.NewServer(opts...), health: health.NewServer(), metrics: m, streams: streams}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Snapshots != nil {
 		s.snaps = newSnapshots(*cfg.Snapshots, s)
@@ -198,8 +203,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting connections and waits, until ctx ends, for
-// in-flight HTTP requests and gRPC calls to finish; then it closes the rest.
+// Shutdown stops accepting connections, ends the gRPC streams that never
+// end on their own (watches, lease keepalives, resource watches: with
+// Unavailable, so clients move to another member), and waits, until ctx
+// ends, for in-flight HTTP requests and the other gRPC calls to finish;
+// then it closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.done = true
@@ -209,6 +217,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if m != nil {
 		m.Close()
 	}
+	s.streams.stop()
 	grpcDone := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
