@@ -135,11 +135,17 @@ func (s *Server) checkRule(r *http.Request, g Guard, rule routeRule, id auth.Ide
 	return g.Authorize(ctx, auth.Request{User: id, Op: auth.OpRead, Namespace: auth.NamespaceCluster})
 }
 
+// ConsoleHeader marks the web console's requests (server/console): the
+// console asks for credentials itself, so a 401 to it carries no Basic
+// challenge, which would make the browser show its own password dialog.
+const ConsoleHeader = "X-Concord-Console"
+
 // denied answers an auth failure: 401 with a Basic challenge when the
-// caller is not (validly) authenticated, 403 when it may not.
+// caller is not (validly) authenticated (but not to the web console), 403
+// when it may not.
 func (s *Server) denied(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := authErrorStatus(err)
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && r.Header.Get(ConsoleHeader) == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="concord"`)
 	}
 	s.cfg.Logger.Debug("request refused", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -21,16 +21,18 @@ export function onAuthNeeded(fn) { authNeeded = fn; }
 export function signedIn() { return token !== ''; }
 
 // request sends method path; it resolves to the Response of a 2xx answer
-// and rejects with an APIError otherwise. The browser's own HTTP auth is
-// never used (credentials: omit), so a 401 shows the console's sign-in
-// form rather than the browser's dialog.
+// and rejects with an APIError otherwise. X-Concord-Console tells the member
+// to answer a 401 without a Basic challenge, so the console's sign-in form
+// shows rather than the browser's password dialog; a TLS client
+// certificate, if the browser holds one, is sent as for the page.
 export async function request(method, path, opts = {}) {
   const headers = new Headers(opts.headers || {});
+  headers.set('X-Concord-Console', '1');
   if (token) headers.set('Authorization', 'Bearer ' + token);
   let resp;
   try {
     resp = await fetch(path, { method, headers, body: opts.body, signal: opts.signal,
-      credentials: 'omit', cache: 'no-store' });
+      credentials: 'same-origin', cache: 'no-store' });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new APIError(0, 'unreachable', 'the member did not answer: ' + e.message);
