@@ -103,6 +103,8 @@ type Config struct {
 	// reading only for a key it has not written yet or after a lost swap.
 	// Default false: every write is read-modify-write.
 	OwnedKeys bool
+	// Security reaches a cluster with TLS and auth on (secure.go).
+	Security Security
 	// Timeout bounds each request.
 	Timeout     time.Duration
 	DialTimeout time.Duration

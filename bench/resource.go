@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/consul/proto-public/pbresource"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -86,15 +85,21 @@ func resourceID(t *pbresource.Type, name string) *pbresource.ID {
 
 // dialResourceConn opens a gRPC connection to ep and checks that it serves
 // the ResourceService.
-func dialResourceConn(ctx context.Context, ep string, timeout time.Duration) (*grpc.ClientConn, error) {
+func dialResourceConn(ctx context.Context, cfg Config, ep string) (*grpc.ClientConn, error) {
+	timeout := cfg.DialTimeout
 	// A List of a large key space (the preload's check) is several MB.
-	cc, err := grpc.NewClient(ep, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	tok := &tokenCreds{}
+	cc, err := grpc.NewClient(ep, cfg.Security.grpcCreds(), grpc.WithPerRPCCredentials(tok),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", ep, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if tok.token, err = cfg.Security.grpcToken(pctx, cc); err != nil {
+		cc.Close()
+		return nil, fmt.Errorf("endpoint %s: %w", ep, err)
+	}
 	_, err = pbresource.NewResourceServiceClient(cc).Read(pctx, &pbresource.ReadRequest{Id: resourceID(benchItemType, "probe")})
 	if status.Code(err) == codes.Unimplemented {
 		cc.Close()
@@ -112,7 +117,7 @@ func (r *runner) dialResource(ctx context.Context) error {
 	cfg := r.cfg
 	for i := range cfg.Conns {
 		ep := endpointOfConn(cfg.Endpoints, i)
-		cc, err := dialResourceConn(ctx, ep, cfg.DialTimeout)
+		cc, err := dialResourceConn(ctx, cfg, ep)
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func (r *runner) startResourceWatchers(ctx context.Context) error {
 	streams := min(cfg.WatchStreams, cfg.Watchers)
 	var conns []*grpc.ClientConn
 	for range streams {
-		cc, err := dialResourceConn(ctx, cfg.Endpoints[0], cfg.DialTimeout)
+		cc, err := dialResourceConn(ctx, cfg, cfg.Endpoints[0])
 		if err != nil {
 			return err
 		}

@@ -48,6 +48,7 @@ type runner struct {
 	fillNext  atomic.Int64
 	watch     *watchState
 	sqlHTTP   *http.Client       // SQL workloads
+	sqlToken  string             // SQL workloads: Security's user's token
 	queryPath string             // sql-query: /db/query?level=...
 	resConns  []*grpc.ClientConn // resource workloads
 	// watchPrefix is resource-watch's name prefix, new for every run, so
@@ -92,7 +93,7 @@ func (r *runner) dial(ctx context.Context) error {
 	}
 	for i := range cfg.Conns {
 		ep := endpointOfConn(cfg.Endpoints, i)
-		cli, err := newClient(ctx, ep, cfg.DialTimeout)
+		cli, err := newClient(ctx, cfg, ep)
 		if err != nil {
 			return err
 		}
@@ -124,9 +125,10 @@ func newWorker(cfg Config, i int) *worker {
 }
 
 // newClient connects to one endpoint and checks that it answers a read.
-func newClient(ctx context.Context, ep string, timeout time.Duration) (*clientv3.Client, error) {
+func newClient(ctx context.Context, cfg Config, ep string) (*clientv3.Client, error) {
+	timeout := cfg.DialTimeout
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: timeout, Logger: zap.NewNop(),
-		DialKeepAliveTime: 30 * time.Second})
+		DialKeepAliveTime: 30 * time.Second, TLS: cfg.Security.TLS, Username: cfg.Security.Username, Password: cfg.Security.Password})
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", ep, err)
 	}

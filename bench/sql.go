@@ -93,8 +93,9 @@ func (r *sqlResponse) firstError() error {
 
 // sqlClient is one client's HTTP view of one member.
 type sqlClient struct {
-	http *http.Client
-	base string // http://host:port
+	http  *http.Client
+	base  string // http://host:port
+	token string // the bearer token of Security's user, if any
 }
 
 // post sends a JSON body to path (with its query string) and decodes the
@@ -105,6 +106,9 @@ func (c *sqlClient) post(ctx context.Context, path string, body []byte) (*sqlRes
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err
@@ -137,6 +141,7 @@ func newSQLHTTPClient(cfg Config) *http.Client {
 		MaxIdleConnsPerHost: cfg.Clients + 8,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
+		TLSClientConfig:     cfg.Security.TLS,
 	}
 	return &http.Client{Transport: tr}
 }
@@ -150,8 +155,17 @@ func (r *runner) dialSQL(ctx context.Context) error {
 		if i < cfg.Clients {
 			r.used = append(r.used, ep)
 		}
-		c := &sqlClient{http: r.sqlHTTP, base: "http://" + ep}
+		c := &sqlClient{http: r.sqlHTTP, base: cfg.Security.httpScheme() + ep}
 		pctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+		if i == 0 { // one token for every worker: no password hash per request
+			tok, err := cfg.Security.httpToken(pctx, r.sqlHTTP, c.base)
+			if err != nil {
+				cancel()
+				return fmt.Errorf("endpoint %s: %w", ep, err)
+			}
+			r.sqlToken = tok
+		}
+		c.token = r.sqlToken
 		resp, err := c.post(pctx, "/db/query?level=none", []byte(`[["SELECT 1"]]`))
 		cancel()
 		if err == nil {
@@ -168,7 +182,7 @@ func (r *runner) dialSQL(ctx context.Context) error {
 	r.queryPath = "/db/query?level=" + cfg.Level
 	for i := range cfg.Clients {
 		w := newWorker(cfg, i)
-		w.sql = &sqlClient{http: r.sqlHTTP, base: "http://" + endpointOfConn(cfg.Endpoints, i)}
+		w.sql = &sqlClient{http: r.sqlHTTP, base: cfg.Security.httpScheme() + endpointOfConn(cfg.Endpoints, i), token: r.sqlToken}
 		w.sqlBody = sqlInsertBody(cfg.Table, w.val)
 		r.workers = append(r.workers, w)
 	}

@@ -41,7 +41,7 @@ func (r *runner) startWatchers(ctx context.Context) error {
 	r.watch = ws
 	streams := min(cfg.WatchStreams, cfg.Watchers)
 	for range streams {
-		cli, err := newClient(ctx, cfg.Endpoints[0], cfg.DialTimeout)
+		cli, err := newClient(ctx, cfg, cfg.Endpoints[0])
 		if err != nil {
 			return err
 		}

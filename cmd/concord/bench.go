@@ -71,6 +71,10 @@ terminal; the report goes to stdout.`,
 type benchOptions struct {
 	cfg    bench.Config
 	output string
+	// tls and auth are the --cacert/--cert/--key and --user flags of the
+	// other client commands, for a secured cluster.
+	tls  clientTLSOptions
+	auth clientAuthOptions
 }
 
 func newBenchWorkloadCmd(workload, short string) *cobra.Command {
@@ -91,6 +95,8 @@ func (o *benchOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringSliceVar(&c.Endpoints, "endpoints", []string{defaultClientAddr}, "client addresses of the members (host:port), comma-separated")
 	f.IntVar(&c.Clients, "clients", 1, "concurrent clients (watch: writers)")
+	o.tls.addFlags(cmd)
+	o.auth.addFlags(cmd)
 	switch c.Workload {
 	case bench.SQLInsert, bench.SQLTxn, bench.SQLQuery: // one HTTP connection per client
 	default:
@@ -155,6 +161,12 @@ func (o *benchOptions) check() error {
 	if o.cfg.Clients < 1 {
 		return usagef("--clients must be at least 1, got %d", o.cfg.Clients)
 	}
+	tlsCfg, err := o.tls.config(o.cfg.Endpoints) // before the https:// goes
+	if err != nil {
+		return err
+	}
+	user, password := o.auth.credentials()
+	o.cfg.Security = bench.Security{TLS: tlsCfg, Username: user, Password: password}
 	for i, ep := range o.cfg.Endpoints {
 		o.cfg.Endpoints[i] = trimScheme(ep)
 	}
