@@ -54,13 +54,13 @@ and exit 1 if any member is unhealthy.`,
 
 func printStatus(w io.Writer, st server.StatusResponse) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSTATE\tREADY\tLEADER\tTERM\tCOMMIT\tAPPLIED\tCLUSTER")
+	fmt.Fprintln(tw, "NODE\tSTATE\tREADY\tLEADER\tTERM\tCOMMIT\tAPPLIED\tCLUSTER\tVERSION")
 	leader := st.LeaderID
 	if leader == "" {
 		leader = "-"
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%d\t%d\t%d\t%s\n", st.ID, st.State, st.Ready, leader, st.Term,
-		st.CommitIndex, st.AppliedIndex, orDash(st.ClusterID))
+	fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%d\t%d\t%d\t%s\t%s\n", st.ID, st.State, st.Ready, leader, st.Term,
+		st.CommitIndex, st.AppliedIndex, orDash(st.ClusterID), orDash(st.Version))
 	if err := tw.Flush(); err != nil {
 		return err
 	}

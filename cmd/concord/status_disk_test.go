@@ -29,3 +29,14 @@ func TestPrintStatusDisk(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintStatusVersion: `concord status` shows the member's build.
+func TestPrintStatusVersion(t *testing.T) {
+	var b bytes.Buffer
+	if err := printStatus(&b, server.StatusResponse{ID: "n1", Version: "v1.2.3 0123456789ab"}); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "VERSION") || !strings.Contains(out, "v1.2.3 0123456789ab") {
+		t.Errorf("status printed:\n%s", out)
+	}
+}
