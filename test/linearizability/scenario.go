@@ -83,6 +83,12 @@ type Scenario struct {
 	// CrashAllAtEnd kills every member at once after the workload and
 	// restarts them before the durability check.
 	CrashAllAtEnd bool
+	// Driver, when set, replaces the fault schedule (Faults is then
+	// ignored): it runs while the workload does, the workload stops when
+	// it returns, and it returns how many faults it caused. Its ctx ends
+	// at Duration, which thus bounds it. test/docker's rolling restart of
+	// every member is one.
+	Driver func(ctx context.Context, t testing.TB) int
 }
 
 func (s *Scenario) setDefaults() {
@@ -167,9 +173,16 @@ func Run(t testing.TB, s Scenario, c Cluster) Report {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Duration)
 	defer cancel()
 
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
 	var wg sync.WaitGroup
-	startWorkers(ctx, t, s, r, &wg)
-	rep.Faults = runSchedule(ctx, t, s, c, r.rec)
+	startWorkers(wctx, t, s, r, &wg)
+	if s.Driver != nil {
+		rep.Faults = s.Driver(ctx, t)
+		wcancel()
+	} else {
+		rep.Faults = runSchedule(ctx, t, s, c, r.rec)
+	}
 	wg.Wait()
 
 	hctx, hcancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -189,8 +202,11 @@ func Run(t testing.TB, s Scenario, c Cluster) Report {
 		t.Fatalf("reading the final state after %s: %v", s, err)
 	}
 	for _, k := range r.acked {
-		if !present[k] {
+		switch v, ok := present[k]; {
+		case !ok:
 			rep.Lost = append(rep.Lost, k)
+		case v != durableValue(k):
+			rep.Lost = append(rep.Lost, fmt.Sprintf("%s (value %q, want %q)", k, v, durableValue(k)))
 		}
 	}
 	rep.Acked, rep.Errors = len(r.acked), r.errs
@@ -297,9 +313,9 @@ func sleepUntil(ctx context.Context, at time.Time) bool {
 	}
 }
 
-// readFinal reads the lock counter and the durable keys, retrying while
-// the cluster settles (bounded by ctx).
-func readFinal(ctx context.Context, endpoints []string) (counter int64, present map[string]bool, err error) {
+// readFinal reads the lock counter and the durable keys with their
+// values, retrying while the cluster settles (bounded by ctx).
+func readFinal(ctx context.Context, endpoints []string) (counter int64, present map[string]string, err error) {
 	cli, err := newClient(endpoints)
 	if err != nil {
 		return 0, nil, err
@@ -314,16 +330,16 @@ func readFinal(ctx context.Context, endpoints []string) (counter int64, present 
 	}
 }
 
-func readFinalOnce(ctx context.Context, cli *clientv3.Client) (int64, map[string]bool, error) {
+func readFinalOnce(ctx context.Context, cli *clientv3.Client) (int64, map[string]string, error) {
 	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := cli.Get(octx, durablePrefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	resp, err := cli.Get(octx, durablePrefix, clientv3.WithPrefix())
 	if err != nil {
 		return 0, nil, err
 	}
-	present := map[string]bool{}
+	present := map[string]string{}
 	for _, kv := range resp.Kvs {
-		present[string(kv.Key)] = true
+		present[string(kv.Key)] = string(kv.Value)
 	}
 	cr, err := cli.Get(octx, counterKey)
 	if err != nil {

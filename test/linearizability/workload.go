@@ -220,11 +220,11 @@ func (k *worker) registerLoop(ctx context.Context) {
 }
 
 // durablePut writes a unique key that must survive everything once
-// acknowledged.
+// acknowledged, with its durableValue.
 func (k *worker) durablePut(ctx context.Context) {
 	key := durablePrefix + k.value()
 	octx, cancel := context.WithTimeout(ctx, k.r.w.OpTimeout)
-	_, err := k.cli.Put(octx, key, "1")
+	_, err := k.cli.Put(octx, key, durableValue(key))
 	cancel()
 	if err != nil {
 		k.r.failed(err)
@@ -233,6 +233,10 @@ func (k *worker) durablePut(ctx context.Context) {
 	}
 	k.r.ack(key)
 }
+
+// durableValue is the value a durable put writes under key: derived from
+// the key, so the final check can tell a wrong value from a right one.
+func durableValue(key string) string { return "v:" + key }
 
 func multiKey(i int) string { return multiPrefix + strconv.Itoa(i) }
 
