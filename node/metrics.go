@@ -75,7 +75,7 @@ func newMetrics() *metrics {
 		}),
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "concord_node_leader_changes_total",
-			Help: "Leader changes this node has seen (a new leader known, or the leader lost).",
+			Help: "Leader changes this node has seen: each time it learns of a leader other than the last one it knew (etcd's leader_changes_seen_total).",
 		}),
 		snapshotSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "concord_node_snapshot_duration_seconds",

@@ -35,7 +35,7 @@ type Node struct {
 	raft      *raft.Raft
 
 	metrics    *metrics
-	lastLeader string // the leader onLeaderChange saw last; its goroutine's only
+	lastLeader string // the last leader onLeaderChange saw (never ""); its goroutine's only
 
 	proposer uint64 // this process's proposer id (see envelope)
 	props    proposals
@@ -281,7 +281,7 @@ func (n *Node) watchLeadership() {
 
 func (n *Node) onLeaderChange() {
 	_, leaderID := n.raft.LeaderWithID()
-	if string(leaderID) != n.lastLeader {
+	if leaderID != "" && string(leaderID) != n.lastLeader {
 		n.lastLeader = string(leaderID)
 		n.metrics.leaderChanges.Inc()
 	}
