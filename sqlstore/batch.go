@@ -29,8 +29,13 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 		return fail(alreadyApplied(index))
 	}
 	defer s.endRun()
-begin: // again after a statement rolled back everything (rollbackall.go)
+	since, attempt := time.Now(), 0
+begin: // again after a statement rolled back everything (rollbackall.go), or after a full disk (nospace.go)
 	if err := s.execCtl("BEGIN IMMEDIATE"); err != nil {
+		if s.retryNoSpace(err, since, attempt) {
+			attempt++
+			goto begin
+		}
 		return fail(fmt.Sprintf("sqlstore: begin: %v", err))
 	}
 	ts := s.lastTS
@@ -59,6 +64,9 @@ begin: // again after a statement rolled back everything (rollbackall.go)
 		ts = cts
 		out[i] = encodeResult(applyResult{Results: results})
 	}
+	if err == nil && s.noSpace {
+		err = errNoSpaceRetry
+	}
 	if err == nil {
 		err = s.setMetaInt("applied_index", int64(index))
 	}
@@ -70,7 +78,11 @@ begin: // again after a statement rolled back everything (rollbackall.go)
 	}
 	if err != nil {
 		s.execCtl("ROLLBACK")
-		s.noteFailure(err)
+		if s.retryNoSpace(err, since, attempt) {
+			attempt++
+			goto begin
+		}
+		s.failStop(err)
 		return fail(fmt.Sprintf("sqlstore: apply batch at index %d: %v", index, err))
 	}
 	s.applied = index

@@ -335,6 +335,16 @@ func localFailure(err error) bool {
 // serving a state that differs from the cluster's. Restart the member to
 // rebuild. Called with s.mu held.
 func (s *Store) noteFailure(err error) {
+	if isNoSpace(err, s.cfg.Dir) {
+		s.noSpace = true // the apply rolls the entry back and retries it (nospace.go)
+		return
+	}
+	s.failStop(err)
+}
+
+// failStop is noteFailure's fail stop, also for a full disk that outlasted
+// the apply's wait (nospace.go).
+func (s *Store) failStop(err error) {
 	if !localFailure(err) || s.failed.Swap(true) {
 		return
 	}

@@ -37,6 +37,8 @@ type Store struct {
 	check   fullCheck     // the background integrity check (recover.go)
 	ckpt    checkpointer  // the background WAL checkpoints (checkpoint.go)
 	failed  atomic.Bool   // an apply failed on this member only (recover.go)
+	noSpace bool          // a statement of the running apply met SQLITE_FULL (nospace.go)
+	closing atomic.Bool   // Close was called: an apply waiting for space gives up
 	run     applyRun      // the apply's statements that rolled back everything (rollbackall.go)
 }
 
@@ -148,6 +150,7 @@ func (s *Store) setMetaInt(key string, v int64) error {
 
 // Close closes the database. Apply after Close returns ErrClosed.
 func (s *Store) Close() error {
+	s.closing.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -232,14 +235,22 @@ func (s *Store) recordIndexOnly(index uint64) error {
 // next.
 func (s *Store) applyCommand(index uint64, c command) (applyResult, error) {
 	defer s.endRun()
-begin: // again after a statement rolled back everything (rollbackall.go)
+	since, attempt := time.Now(), 0
+begin: // again after a statement rolled back everything (rollbackall.go), or after a full disk (nospace.go)
 	if err := s.execCtl("BEGIN IMMEDIATE"); err != nil {
+		if s.retryNoSpace(err, since, attempt) {
+			attempt++
+			goto begin
+		}
 		return applyResult{}, fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	ts := max(c.Timestamp, s.lastTS)
 	results, err := s.runRequest(c, ts)
 	if s.startOver(err) {
 		goto begin
+	}
+	if err == nil && s.noSpace {
+		err = errNoSpaceRetry
 	}
 	if err == nil {
 		err = s.setMetaInt("applied_index", int64(index))
@@ -252,7 +263,11 @@ begin: // again after a statement rolled back everything (rollbackall.go)
 	}
 	if err != nil {
 		s.execCtl("ROLLBACK")
-		s.noteFailure(err)
+		if s.retryNoSpace(err, since, attempt) {
+			attempt++
+			goto begin
+		}
+		s.failStop(err)
 		return applyResult{}, fmt.Errorf("sqlstore: apply index %d: %w", index, err)
 	}
 	s.applied = index
