@@ -4,14 +4,15 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestClientUserFlag runs concord's REST-based client commands (sql,
-// resource, status, members, snapshot save) against the real binary with
-// auth on: with --user name:password (etcdctl's form) or CONCORD_USER they
-// are served as that user, with what that user may do; without
-// credentials, or with a wrong password, they fail with the server's
-// error.
+// resource, status, members, snapshot save and restore) against the real
+// binary with auth on: with --user name:password (etcdctl's form) or
+// CONCORD_USER they are served as that user, with what that user may do;
+// without credentials, or with a wrong password, they fail with the
+// server's error. A restored archive brings back a user deleted since.
 func TestClientUserFlag(t *testing.T) {
 	t.Parallel()
 	a := newAgent(t, "n1")
@@ -92,6 +93,17 @@ func TestClientUserFlag(t *testing.T) {
 	}
 	must(nil, "snapshot", "save", dir+"/root.snap", eps, "--user", "root:rootpw")
 	refused("permission_denied", nil, "snapshot", "save", dir+"/bob.snap", eps, "--user", "bob:bobpw")
+
+	// The archive carries the auth state: `concord snapshot restore`
+	// (root only) brings back a user deleted since.
+	must(nil, append([]string{"user", "delete", "bob"}, root...)...)
+	refused("authentication failed", nil, "status", eps, "--user", "bob:bobpw")
+	refused("permission_denied", nil, "snapshot", "restore", "--yes", dir+"/root.snap", eps, "--user", "alice:alicepw")
+	must(nil, "snapshot", "restore", "--yes", dir+"/root.snap", eps, "--user", "root:rootpw")
+	waitFor(t, 20*time.Second, "bob back after the restore", func() error {
+		_, err := cli(nil, "status", eps, "--user", "bob:bobpw")
+		return err
+	})
 }
 
 func writeFile(t *testing.T, path, content string) {
