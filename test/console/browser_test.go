@@ -19,15 +19,23 @@ import (
 // browser tests skip, unless CI is set: there a missing browser is a
 // failure (.ci/run installs chromium).
 func browserPath(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	if p := findBrowser(); p != "" {
+		return p
 	}
 	if os.Getenv("CI") == "" {
 		t.Skip("no chromium on PATH (apt-get install chromium); set CI=true to make this a failure")
 	}
 	t.Fatal("CI is set and no chromium is on PATH: the console's browser test cannot run")
+	return ""
+}
+
+// findBrowser returns the path of the first Chrome found, or "".
+func findBrowser() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
 	return ""
 }
 
@@ -181,6 +189,7 @@ func (b *browser) problems() []string {
 // metrics, SQL, resource and snapshot pages work; and no page logs an
 // error or throws.
 func TestConsoleInBrowser(t *testing.T) {
+	browserPath(t)           // skip (or fail under CI) before starting anything
 	ms := startCluster(t, 3) // the members start while the browser does
 	b := newBrowser(t)
 	t.Logf("%5.1fs browser started", time.Since(b.start).Seconds())

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
+	if findBrowser() == "" && os.Getenv("CI") == "" {
+		return m.Run() // every test skips: no need for the binary
+	}
 	dir, err := os.MkdirTemp("", "concord-console-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -48,6 +48,7 @@ func enableAuth(t *testing.T, m *member) {
 // the cluster and a key that user may read, offers no write controls and
 // no snapshot download, and signs out.
 func TestConsoleSignIn(t *testing.T) {
+	browserPath(t)           // skip (or fail under CI) before starting anything
 	ms := startCluster(t, 1) // the member starts while the browser does
 	b := newBrowser(t)
 	waitLeader(t, ms)
