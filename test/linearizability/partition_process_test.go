@@ -76,6 +76,8 @@ func startProxied(t *testing.T, n int, extra ...string) *proxied {
 func (c *proxied) Inject(ctx context.Context, f Fault) (string, func(context.Context) error, error) {
 	switch f.Kind {
 	case PartitionMinority, PartitionMajority, IsolateLeader, Bridge, OneWay:
+	case Loss, Delay:
+		return c.lossDelay(f)
 	case MembershipRotation:
 		f.Kind = membershipRotation[c.rotation%len(membershipRotation)]
 		c.rotation++
@@ -175,6 +177,34 @@ func (c *proxied) noteElection(ctx context.Context, l string) {
 	c.t.Logf("no other leader elected while %s was cut off", l)
 }
 
+// lossDelay is Loss (2-20% of chunks close their connection) or Delay
+// (5-65 ms plus up to 50 ms of jitter per chunk) on every link, both ways.
+func (c *proxied) lossDelay(f Fault) (string, func(context.Context) error, error) {
+	rng := rand.New(rand.NewSource(f.Seed))
+	c.net.Seed(f.Seed)
+	var desc string
+	p := 0.02 + 0.18*rng.Float64()
+	d := faultproxy.Delay{Base: time.Duration(5+rng.Intn(60)) * time.Millisecond, Jitter: time.Duration(1+rng.Intn(50)) * time.Millisecond}
+	for _, a := range c.Members {
+		for _, b := range c.Members {
+			if a == b {
+				continue
+			}
+			if f.Kind == Loss {
+				c.net.SetLoss(a.ID(), b.ID(), p)
+			} else {
+				c.net.SetDelay(a.ID(), b.ID(), d)
+			}
+		}
+	}
+	if f.Kind == Loss {
+		desc = fmt.Sprintf("every link loses %.0f%% of its chunks (the connection breaks)", 100*p)
+	} else {
+		desc = fmt.Sprintf("every link delays each chunk by %s + [0, %s)", d.Base, d.Jitter)
+	}
+	return desc, func(context.Context) error { c.net.Heal(); return nil }, nil
+}
+
 // Endpoints implements Cluster (the member list never changes: a member
 // removed and added again keeps its id and addresses).
 func (c *proxied) Endpoints() []string { return c.External.Endpoints() }
@@ -192,9 +222,9 @@ var processPartitionScenarios = []struct {
 	faults  []FaultKind
 	torture bool // only with CONCORD_TORTURE
 }{
-	{"partitions", 3, []FaultKind{PartitionMinority, IsolateLeader, Bridge, OneWay}, false},
-	{"partitions-crash", 3, []FaultKind{IsolateLeader, OneWay, Crash, Pause, TransferLeader}, true},
-	{"partitions-5", 5, []FaultKind{PartitionMinority, PartitionMajority, Bridge, OneWay}, true},
+	{"partitions", 3, []FaultKind{PartitionMinority, IsolateLeader, Bridge, OneWay, Loss, Delay}, false},
+	{"partitions-crash", 3, []FaultKind{IsolateLeader, OneWay, Loss, Delay, Crash, Pause, TransferLeader}, true},
+	{"partitions-5", 5, []FaultKind{PartitionMinority, PartitionMajority, Bridge, OneWay, Loss}, true},
 }
 
 // TestProcessPartitions runs the network-fault scenarios against agent
@@ -220,9 +250,9 @@ func TestProcessPartitions(t *testing.T) {
 					FaultGap: [2]time.Duration{time.Second, 3 * time.Second}, Workload: Workload{OpTimeout: 3 * time.Second, LockTTL: 3}}
 				Run(t, s, c)
 				st := c.net.Stats()
-				t.Logf("proxies: %d connections (%d not from a member), %d chunks held, %d connections reset; %d elections behind a partition",
-					st.Conns, st.Unidentified, st.Held, st.Resets, c.elections)
-				if st.Held+st.Resets == 0 {
+				t.Logf("proxies: %d connections (%d not from a member), %d chunks held, %d connections reset, %d lost, %d chunks delayed; %d elections behind a partition",
+					st.Conns, st.Unidentified, st.Held, st.Resets, st.Lost, st.Delayed, c.elections)
+				if st.Held+st.Resets+st.Lost+st.Delayed == 0 {
 					t.Errorf("no fault reached a connection: the proxies did not recognise the members (%+v)", st)
 				}
 			})
