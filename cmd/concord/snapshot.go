@@ -282,7 +282,7 @@ func (o *snapshotOptions) request(ctx context.Context, method, path string, body
 		if json.Unmarshal(raw, &eb) != nil || eb.Code == "" {
 			return nil, "", fmt.Errorf("HTTP %d from %s: %s", resp.StatusCode, ep, strings.TrimSpace(string(raw)))
 		}
-		err = fmt.Errorf("%s (%s, HTTP %d from %s)", eb.Error, eb.Code, resp.StatusCode, ep)
+		err = &codedError{code: eb.Code, err: fmt.Errorf("%s (%s, HTTP %d from %s)", eb.Error, eb.Code, resp.StatusCode, ep)}
 		switch eb.Code {
 		case server.CodeNotLeader, server.CodeNoLeader, server.CodeNotReady, server.CodeShutdown, server.CodeRemoved:
 			errs = append(errs, err) // another member may do better
@@ -470,7 +470,7 @@ func (o *snapshotOptions) restore(cmd *cobra.Command, path string, sealer snapsh
 		}
 		return f, st.Size(), nil
 	}
-	resp, ep, err := o.request(ctx, http.MethodPost, "/v1/snapshot/restore", body)
+	resp, ep, err := o.restoreRetrying(ctx, cmd.ErrOrStderr(), body)
 	if err != nil {
 		return fmt.Errorf("restore of %s: %w", path, err)
 	}
