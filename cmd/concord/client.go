@@ -53,7 +53,7 @@ type apiClient struct {
 }
 
 func (o *clientOptions) client() *apiClient {
-	cfg, _ := o.tls.config(o.endpoints) // checked by check
+	cfg, _ := o.tls.config(o.endpoints)       // checked by check
 	tr := o.auth.withAuth(httpTransport(cfg)) // --user: a token on every request (client_auth.go)
 	return &apiClient{endpoints: o.tls.httpEndpoints(o.endpoints), http: &http.Client{Timeout: o.timeout, Transport: tr}}
 }
