@@ -58,10 +58,14 @@ func (e *External) Endpoints() []string {
 
 var statusClient = &http.Client{Timeout: 2 * time.Second}
 
+// memberStatus is the part of a member's GET /v1/status the suite reads.
 type memberStatus struct {
-	ID       string `json:"id"`
-	State    string `json:"state"`
-	LeaderID string `json:"leader_id"`
+	ID           string `json:"id"`
+	State        string `json:"state"`
+	LeaderID     string `json:"leader_id"`
+	LastLogIndex uint64 `json:"last_log_index"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
 }
 
 func status(ctx context.Context, m Member) (memberStatus, error) {

@@ -2,10 +2,8 @@ package linearizability
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,34 +142,11 @@ func (c *proxied) checkRefused(ctx context.Context, p *process, what string) err
 	return nil
 }
 
-type indexStatus struct {
-	LastLogIndex uint64 `json:"last_log_index"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-}
-
-func indexes(ctx context.Context, m Member) (indexStatus, error) {
-	var st indexStatus
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+m.ClientAddr()+"/v1/status", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := statusClient.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status of %s: HTTP %d", m.ID(), resp.StatusCode)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
 // waitCaughtUp waits until m applied what leader had committed when called.
 func waitCaughtUp(ctx context.Context, leader, m Member) error {
 	var target uint64
 	for {
-		st, err := indexes(ctx, leader)
+		st, err := status(ctx, leader)
 		if err == nil {
 			target = st.CommitIndex
 			break
@@ -181,7 +156,7 @@ func waitCaughtUp(ctx context.Context, leader, m Member) error {
 		}
 	}
 	for {
-		st, err := indexes(ctx, m)
+		st, err := status(ctx, m)
 		if err == nil && st.AppliedIndex >= target {
 			return nil
 		}
@@ -293,7 +268,7 @@ func (c *proxied) snapshotInstall(ctx context.Context, f Fault) (string, func(co
 	// (at most the leader's now), so that whichever leads when the victim
 	// is back has to send it a snapshot.
 	var last uint64
-	if st, err := indexes(ctx, leader); err == nil {
+	if st, err := status(ctx, leader); err == nil {
 		last = st.LastLogIndex
 	} else {
 		return "", nil, err
