@@ -32,6 +32,12 @@ type authWatch struct {
 	denied  atomic.Pointer[error]
 	stop    context.CancelFunc
 	once    sync.Once
+	// ctxDone is the Done channel of the watch's context, wctx the inner
+	// watch's (its child): a read given the watch's context passes wctx
+	// to the inner watch, whose end wctx ends anyway, so that the inner
+	// watch waits on fewer channels (resource.Watch.Next).
+	ctxDone <-chan struct{}
+	wctx    context.Context
 }
 
 // newAuthWatch opens the inner watch with open and guards it. ctx is the
@@ -42,7 +48,7 @@ func (b resourceAuthBackend) newAuthWatch(ctx context.Context, key, end []byte, 
 	// its permissions count, not the age of its token.
 	id.Revision = 0
 	wctx, stop := context.WithCancel(ctx)
-	w := &authWatch{b: b, id: id, key: key, end: end, stop: stop}
+	w := &authWatch{b: b, id: id, key: key, end: end, stop: stop, ctxDone: ctx.Done(), wctx: wctx}
 	changed := b.auth.Changed()
 	w.checked.Store(b.auth.Revision())
 	if err := b.check(ctx, auth.OpRead, key, end); err != nil { // after taking changed: no change is missed
@@ -121,8 +127,12 @@ type batchNexter interface {
 func (w *authWatch) NextBatch(ctx context.Context, buf []resource.Event) ([]resource.Event, error) {
 	var evs []resource.Event
 	var err error
+	inner := ctx
+	if d := ctx.Done(); d != nil && d == w.ctxDone {
+		inner = w.wctx
+	}
 	if bn, ok := w.next.(batchNexter); ok {
-		evs, err = bn.NextBatch(ctx, buf)
+		evs, err = bn.NextBatch(inner, buf)
 	} else {
 		var ev resource.Event
 		if ev, err = w.next.Next(ctx); err == nil {
