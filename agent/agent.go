@@ -312,10 +312,13 @@ func openFaces(cfg Config, n *node.Node, reg *prometheus.Registry, authStore *au
 	}
 	var opened []Face
 	for _, f := range faces(cfg) {
-		dir := filepath.Join(cfg.Node.DataDir, f.Name())
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			closeFaces(opened)
-			return nil, fmt.Errorf("%s: data dir: %w", f.Name(), err)
+		var dir string
+		if _, diskless := f.(Diskless); !diskless {
+			dir = filepath.Join(cfg.Node.DataDir, f.Name())
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				closeFaces(opened)
+				return nil, fmt.Errorf("%s: data dir: %w", f.Name(), err)
+			}
 		}
 		env := FaceEnv{Node: n, DataDir: dir, Logger: cfg.Logger.With("face", f.Name()), Registry: reg, Auth: authStore,
 			MaxRequestBytes: maxRequestBytes, MaxRangeBytes: cfg.Limits.RangeCap(), Quota: quota}

@@ -36,12 +36,19 @@ type Face interface {
 	Close() error
 }
 
+// Diskless is implemented by a face that keeps nothing on disk: the agent
+// creates no directory for it and its FaceEnv.DataDir is empty, so a data
+// dir holds only what some face stores.
+type Diskless interface {
+	Diskless()
+}
+
 // FaceEnv is what a face is built from.
 type FaceEnv struct {
 	// Node is the member's consensus node, not yet started.
 	Node *node.Node
 	// DataDir is the face's own directory, <data-dir>/<face name>, created
-	// before Open.
+	// before Open; empty for a Diskless face.
 	DataDir string
 	// Logger is the member's logger with the face's name attached.
 	Logger *slog.Logger

@@ -21,6 +21,9 @@ type consoleFace struct {
 
 func (f *consoleFace) Name() string { return "console" }
 
+// Diskless: the console keeps nothing on disk.
+func (f *consoleFace) Diskless() {}
+
 // Open builds the console on the member's node, auth store, metrics and
 // alarms.
 func (f *consoleFace) Open(env FaceEnv) error {

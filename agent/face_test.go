@@ -118,6 +118,10 @@ func TestFaceIsWiredIntoTheMember(t *testing.T) {
 	if fi, err := os.Stat(face.dir); err != nil || !fi.IsDir() || face.dir != filepath.Join(cfg.Node.DataDir, "counter") {
 		t.Fatalf("face dir %q: %v", face.dir, err)
 	}
+	// A Diskless face (the web console) gets no directory.
+	if _, err := os.Stat(filepath.Join(cfg.Node.DataDir, "console")); !os.IsNotExist(err) {
+		t.Fatalf("the diskless console face has a data dir: %v", err)
+	}
 	select {
 	case <-a.Node.Ready():
 	case <-time.After(20 * time.Second):
