@@ -18,9 +18,11 @@ type Config struct {
 	// memory and in snapshots, for watches to resume from. A resume from
 	// an older version gets a HistoryCompactedError. Default 100000.
 	HistoryEvents int
-	// WatchBuffer is how many events may wait for each watch; a watch
-	// whose buffer is full when apply hands it an event ends with
-	// ErrWatchOverflow (its client resumes from the last version it saw).
+	// WatchBuffer is how many matching events a watch may be behind; a
+	// watch further behind ends with ErrWatchOverflow (its client resumes
+	// from the last version it saw) after reading that many. The store
+	// keeps the latest max(HistoryEvents, 4*WatchBuffer) events in memory
+	// for watches to read from; one behind all of them ends the same way.
 	// Default 1024.
 	WatchBuffer int
 }

@@ -66,12 +66,15 @@
 // sends the retained events after it. The last Config.HistoryEvents events
 // are retained in memory and in snapshots, so a restarted member, or one
 // caught up by a snapshot, still resumes watches; older versions give a
-// HistoryCompactedError. Events are queued to each watch by apply into a
-// buffer of Config.WatchBuffer; a watch whose buffer is full ends with
-// ErrWatchOverflow and the client resumes from the last version it saw.
+// HistoryCompactedError. Apply queues nothing per watch: publishing a
+// write wakes every waiting watch at once, and each reads the events it
+// matches from the store's shared history on its own goroutine, in
+// batches. A watch more than Config.WatchBuffer matching events behind, or
+// behind every event the store keeps, ends with ErrWatchOverflow and the
+// client resumes from the last version it saw.
 //
 // A snapshot that catches this member up (Restore) moves its state forward
-// over events its watches have not seen: they are queued from the restored
+// over events its watches have not seen: they read on from the restored
 // history, so watches miss nothing; if that history no longer reaches back
 // to the revision the watches were at, or the snapshot is behind it, they
 // end with a HistoryCompactedError. A rollback (RestoreRollback) ends every

@@ -68,7 +68,7 @@ func (sn *snapshot) Persist(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, ev := range sn.v.hist {
+	for _, ev := range sn.v.retained() {
 		b := binary.AppendUvarint([]byte{tagEvent}, ev.Version)
 		b = append(b, byte(ev.Kind))
 		if _, err := bw.Write(appendProto(b, ev.Resource)); err != nil {
@@ -249,7 +249,7 @@ func (s *Store) restore(r io.Reader, rollback bool) error {
 		s.hist = s.hist[over:]
 	}
 	s.publishStatus()
-	v := &view{db: s.db, rev: s.rev, index: s.index, hist: s.hist, next: make(chan struct{})}
+	v := &view{db: s.db, rev: s.rev, index: s.index, hist: s.hist, resumable: s.cfg.HistoryEvents, next: make(chan struct{})}
 	s.hub.restored(s.view.Load(), v, rollback)
 	s.cfg.Logger.Info("resource store restored", "revision", s.rev, "resources", s.statusCache.Resources, "history", len(s.hist), "rollback", rollback)
 	return nil

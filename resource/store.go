@@ -20,7 +20,7 @@ type Store struct {
 	db      tables
 	rev     uint64  // revision of the last write
 	index   uint64  // raft index of the last command applied
-	hist    []Event // retained history, oldest first; never written in place
+	hist    []Event // retained events, oldest first; never written in place (see liveEvents)
 	counts  map[string]int
 	// countsChanged tells publish that a create or delete changed counts.
 	countsChanged bool
@@ -42,24 +42,51 @@ var (
 )
 
 // view is one published state: the store's tables (persistent maps, so
-// publishing is O(1)) with the revision, index and history that go with
+// publishing is O(1)) with the revision, index and events that go with
 // it. It is immutable; next is closed when a newer view replaces it.
+//
+// hist holds the latest events, contiguous in version and ending at rev:
+// the last resumable of them (Config.HistoryEvents) are what a watch may
+// resume from and what snapshots keep; the rest, up to liveEvents, are
+// there for watches that are reading behind (see Watch.NextBatch).
 type view struct {
-	db    tables
-	rev   uint64
-	index uint64
-	hist  []Event
-	next  chan struct{}
+	db        tables
+	rev       uint64
+	index     uint64
+	hist      []Event
+	resumable int
+	next      chan struct{}
+}
+
+// retained is the history a watch may resume from and a snapshot keeps.
+func (v *view) retained() []Event {
+	if over := len(v.hist) - v.resumable; over > 0 {
+		return v.hist[over:]
+	}
+	return v.hist
 }
 
 // oldestResumable is the lowest version a watch can resume from on v: the
 // revision before the oldest retained event, or v.rev when none is.
-func (v *view) oldestResumable() uint64 {
-	if len(v.hist) == 0 {
-		return v.rev
+func (v *view) oldestResumable() uint64 { return oldestIn(v.retained(), v.rev) }
+
+// oldestLive is the version before the oldest event v holds: a watch
+// further behind has lost events.
+func (v *view) oldestLive() uint64 { return oldestIn(v.hist, v.rev) }
+
+func oldestIn(evs []Event, rev uint64) uint64 {
+	if len(evs) == 0 {
+		return rev
 	}
-	return v.hist[0].Version - 1
+	return evs[0].Version - 1
 }
+
+// liveEvents is how many of the latest events the store keeps in memory:
+// the history to resume from, and at least four times a watch's buffer so
+// that a watch reading behind, even of a type few writes touch, is cut off
+// by its own buffer (WatchBuffer matching events) rather than by the
+// history's length.
+func (c Config) liveEvents() int { return max(c.HistoryEvents, 4*c.WatchBuffer) }
 
 // Status describes a Store for GET /v1/status and `concord status`.
 type Status struct {
@@ -79,7 +106,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, db: newTables(), counts: map[string]int{}}
 	s.hub = newHub(s)
-	s.view.Store(&view{db: s.db, next: make(chan struct{})})
+	s.view.Store(&view{db: s.db, resumable: cfg.HistoryEvents, next: make(chan struct{})})
 	s.statusCache = Status{ByType: map[string]int{}}
 	return s, nil
 }
@@ -110,10 +137,10 @@ func (s *Store) Revision() uint64 { return s.view.Load().rev }
 // (or restored) on this member.
 func (s *Store) AppliedIndex() uint64 { return s.view.Load().index }
 
-// publish makes the apply goroutine's state visible to readers and hands
-// evs to the watchers. restored tells a Restore (see hub.restored).
+// publish makes the apply goroutine's state, with evs at the end of its
+// history, visible to readers and watches.
 func (s *Store) publish(evs []Event) {
-	if over := len(s.hist) + len(evs) - s.cfg.HistoryEvents; over > 0 {
+	if over := len(s.hist) + len(evs) - s.cfg.liveEvents(); over > 0 {
 		if over >= len(s.hist) {
 			evs = evs[over-len(s.hist):]
 			s.hist = nil
@@ -125,7 +152,7 @@ func (s *Store) publish(evs []Event) {
 	// already published (the history is never shortened at its end), so
 	// none sees it change.
 	s.hist = append(s.hist, evs...)
-	v := &view{db: s.db, rev: s.rev, index: s.index, hist: s.hist, next: make(chan struct{})}
+	v := &view{db: s.db, rev: s.rev, index: s.index, hist: s.hist, resumable: s.cfg.HistoryEvents, next: make(chan struct{})}
 	if s.countsChanged {
 		s.publishStatus()
 	} else {
@@ -134,7 +161,7 @@ func (s *Store) publish(evs []Event) {
 		s.statusCache.Revision = s.rev
 		s.statusMu.Unlock()
 	}
-	s.hub.publish(v, evs)
+	s.hub.publish(v)
 }
 
 func (s *Store) publishStatus() {
