@@ -213,7 +213,7 @@ func (a *API) WatchList(req *pbresource.WatchListRequest, stream grpc.ServerStre
 			if err != nil {
 				return grpcError(err)
 			}
-			a.m.watchEvents.WithLabelValues(eventTypes[evs[i].Kind]).Inc()
+			a.m.eventSent(evs[i].Kind)
 			if err := stream.SendMsg(&encodedMsg{b: b}); err != nil {
 				return err
 			}

@@ -2,6 +2,8 @@ package resourceapi
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/concord-db/concord/resource"
 )
 
 // metrics are the API's own series; the store's counts by type are the
@@ -10,10 +12,13 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	watchers    prometheus.Gauge
 	watchEvents *prometheus.CounterVec
+	// eventsByKind are watchEvents' counters, resolved once: a member
+	// with 1,000 watchers counts 1,000 sends per write.
+	eventsByKind map[resource.EventKind]prometheus.Counter
 }
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "concord_resource_requests_total",
 			Help: "Resource API requests (gRPC and REST) by operation and outcome code.",
@@ -27,6 +32,20 @@ func newMetrics() *metrics {
 			Help: "Events sent to resource list watchers, by kind.",
 		}, []string{"kind"}),
 	}
+	m.eventsByKind = make(map[resource.EventKind]prometheus.Counter, len(eventTypes))
+	for kind, name := range eventTypes {
+		m.eventsByKind[kind] = m.watchEvents.WithLabelValues(name)
+	}
+	return m
+}
+
+// eventSent counts one event of kind sent to a watcher.
+func (m *metrics) eventSent(kind resource.EventKind) {
+	if c, ok := m.eventsByKind[kind]; ok {
+		c.Inc()
+		return
+	}
+	m.watchEvents.WithLabelValues(kind.String()).Inc()
 }
 
 // Describe implements prometheus.Collector.

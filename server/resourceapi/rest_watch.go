@@ -63,7 +63,7 @@ func (a *API) httpWatch(w http.ResponseWriter, r *http.Request, t *pbresource.Ty
 				enc.Encode(WatchLine{Type: "error", Error: err.Error(), Code: CodeInternal})
 				return
 			}
-			a.m.watchEvents.WithLabelValues(eventTypes[evs[i].Kind]).Inc()
+			a.m.eventSent(evs[i].Kind)
 			if _, err := w.Write(line); err != nil {
 				return
 			}
