@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
@@ -57,6 +58,46 @@ func BenchmarkReadEventual(b *testing.B) {
 func BenchmarkWatchFanout(b *testing.B) {
 	b.Run("next", func(b *testing.B) { benchWatchFanout(b, false) })
 	b.Run("batch", func(b *testing.B) { benchWatchFanout(b, true) })
+	b.Run("lockstep", benchWatchLockstep)
+}
+
+// benchWatchLockstep writes only once every watcher has its previous
+// event, as at a write rate the fan-out keeps up with (issue 12's 100
+// writes/s): each event costs a wakeup of every watcher.
+func benchWatchLockstep(b *testing.B) {
+	_, be := newLocal(b, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const watchers = 1000
+	var seen atomic.Int64
+	round := make(chan struct{}, 1) // every watcher has one more event
+	for range watchers {
+		w, err := be.WatchList(ctx, artists, testTenancy, "", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			buf := make([]Event, 0, 256)
+			for {
+				evs, err := w.NextBatch(ctx, buf)
+				if err != nil {
+					return
+				}
+				if seen.Add(int64(len(evs)))%watchers == 0 {
+					round <- struct{}{}
+				}
+			}
+		}()
+	}
+	<-round // EndOfSnapshot
+	b.ResetTimer()
+	cur := mustWrite(b, ctx, be, &pbresource.Resource{Id: testID("Artist", "hot")})
+	for i := 0; i < b.N; i++ {
+		<-round
+		if i+1 < b.N {
+			cur = mustWrite(b, ctx, be, cur)
+		}
+	}
 }
 
 func benchWatchFanout(b *testing.B, batch bool) {
