@@ -118,7 +118,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigWithDefaults(t *testing.T) {
 	c := Config{}.WithDefaults()
-	if c.Logger == nil || c.MaxResourceBytes != 4<<20 || c.HistoryEvents != 100000 || c.WatchBuffer != 1024 {
+	if c.Logger == nil || c.MaxResourceBytes != 4<<20 || c.HistoryEvents != 10000 || c.WatchBuffer != 1024 {
 		t.Fatalf("defaults %+v", c)
 	}
 	if c := (Config{HistoryEvents: 7}).WithDefaults(); c.HistoryEvents != 7 {

@@ -16,6 +16,7 @@ import (
 	"github.com/concord-db/concord/agent"
 	"github.com/concord-db/concord/auth"
 	"github.com/concord-db/concord/node"
+	"github.com/concord-db/concord/resource"
 	"github.com/concord-db/concord/server"
 	"github.com/concord-db/concord/server/etcdapi"
 	"github.com/concord-db/concord/sqlstore"
@@ -67,10 +68,11 @@ type agentOptions struct {
 	snapshotSpoolDir string
 	pprof            bool
 
-	tls    agentTLSOptions
-	sql    agentSQLOptions
-	auth   agentAuthOptions
-	limits agentLimitOptions
+	tls      agentTLSOptions
+	sql      agentSQLOptions
+	resource agentResourceOptions
+	auth     agentAuthOptions
+	limits   agentLimitOptions
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentOptions{}) }
@@ -132,6 +134,7 @@ rejoins with no such flag. --dev runs a single node with its data in
 	f.StringVar(&o.snapshotSpoolDir, "snapshot-spool-dir", "", "directory where snapshot state is spooled while an archive is written, verified or restored; needs room for one state per concurrent request (default: the data dir)")
 	o.tls.addFlags(f)
 	o.sql.addFlags(f)
+	o.resource.addFlags(f)
 	o.auth.addFlags(f)
 	o.limits.addFlags(f)
 	return cmd
@@ -152,6 +155,7 @@ type agentConfig struct {
 	autoCompaction      etcdapi.AutoCompaction
 	snapshot            server.SnapshotConfig // Node is filled in by the agent
 	sql                 sqlstore.Config       // Dir is filled in by the agent
+	resource            resource.Config       // Logger is filled in by the agent
 	auth                auth.Config
 }
 
@@ -183,6 +187,9 @@ func (o *agentOptions) buildConfig() (agentConfig, error) {
 	ac.snapshot = server.SnapshotConfig{MaxRestoreBytes: o.maxRestoreBytes, TempDir: o.snapshotSpoolDir}
 	var err error
 	if ac.sql, err = o.sql.config(); err != nil {
+		errs = append(errs, err)
+	}
+	if ac.resource, err = o.resource.config(); err != nil {
 		errs = append(errs, err)
 	}
 	if ac.auth, err = o.auth.config(); err != nil {
@@ -315,6 +322,7 @@ func runAgent(ctx context.Context, o *agentOptions, stdout, stderr io.Writer) er
 		AutoCompaction:      ac.autoCompaction,
 		Snapshot:            ac.snapshot,
 		SQL:                 ac.sql,
+		Resource:            ac.resource,
 		Auth:                ac.auth,
 		Logger:              logger,
 		Pprof:               o.pprof,

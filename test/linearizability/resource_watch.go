@@ -128,7 +128,7 @@ func (w *resWatcher) loop(ctx context.Context) {
 		if grpcstatus.Code(err) == codes.OutOfRange {
 			// The history no longer reaches back to where this watcher
 			// was: it must start again from a snapshot and has then missed
-			// changes. With the default history (100000 events) a run of
+			// changes. With the default history (10,000 events) a run of
 			// this suite should never get here.
 			w.note("resume from version %d on %s: %v; starting again from a snapshot", w.last, ep, err)
 			w.mu.Lock()
