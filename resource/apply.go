@@ -73,7 +73,8 @@ func (s *Store) applyWrite(c *command) (result, *Event) {
 	if !isULID(c.generation) || (c.uid == "" && in.Id.Uid == "") {
 		return result{err: fmt.Errorf("%w: write without a generation or candidate uid", errMalformed)}, nil
 	}
-	existing := s.db.get(in.Id)
+	key := idKey(in.Id)
+	existing := s.db.lookup(key)
 	out := &pbresource.Resource{
 		Id:    &pbresource.ID{Uid: in.Id.Uid, Name: in.Id.Name, Type: in.Id.Type, Tenancy: in.Id.Tenancy},
 		Owner: in.Owner, Metadata: in.Metadata, Data: in.Data,
@@ -106,7 +107,7 @@ func (s *Store) applyWrite(c *command) (result, *Event) {
 			out.Generation = c.generation
 		}
 	}
-	r, ev := s.put(existing, out)
+	r, ev := s.put(key, existing, out)
 	r.written = true
 	return r, ev
 }
@@ -149,7 +150,8 @@ func (s *Store) applyStatus(c *command) (result, *Event) {
 	if err := validateStatus(c.id, c.key, c.status); err != nil {
 		return result{err: err}, nil
 	}
-	existing := s.db.get(c.id)
+	key := idKey(c.id)
+	existing := s.db.lookup(key)
 	switch {
 	case existing == nil:
 		return result{err: ErrNotFound}, nil
@@ -168,7 +170,7 @@ func (s *Store) applyStatus(c *command) (result, *Event) {
 	if n := proto.Size(out); n > hardMaxResourceBytes {
 		return result{err: ValidationError{Field: "status", Reason: fmt.Sprintf("the resource would be %d bytes encoded, over %d", n, hardMaxResourceBytes)}}, nil
 	}
-	return s.put(existing, out)
+	return s.put(key, existing, out)
 }
 
 // applyDelete is DeleteCAS: deleting a missing resource, or one whose uid
@@ -196,11 +198,12 @@ func (s *Store) applyDelete(c *command) (result, *Event) {
 	return result{rev: s.rev}, &Event{Kind: Delete, Resource: existing, Version: s.rev}
 }
 
-// put stores out (replacing existing, if any) at the next revision.
-func (s *Store) put(existing, out *pbresource.Resource) (result, *Event) {
+// put stores out (replacing existing, if any) at the next revision; key
+// is its idKey.
+func (s *Store) put(key string, existing, out *pbresource.Resource) (result, *Event) {
 	s.rev++
 	out.Version = strconv.FormatUint(s.rev, 10)
-	s.db = s.db.set(existing, out)
+	s.db = s.db.store(key, existing, out)
 	if existing == nil {
 		s.counts[typeName(out.Id.Type)]++
 		s.countsChanged = true

@@ -20,7 +20,9 @@ import (
 // member, without forwarding. Every method is safe for concurrent use.
 //
 // Resources returned by Read, List, ListByOwner and the write methods
-// belong to the caller; those in watch events are shared (see Watch.Next).
+// belong to the caller (a write's result shares the ID's type and tenancy,
+// the owner, metadata and data of the resource it was given); those in
+// watch events are shared (see Watch.Next).
 type Backend struct {
 	s   *Store
 	n   Node
@@ -112,8 +114,10 @@ func (b *Backend) write(ctx context.Context, o op, res *pbresource.Resource) (*p
 	if res == nil {
 		return nil, ValidationError{Field: "resource", Reason: "required"}
 	}
-	in := clone(res)
-	in.Status, in.Generation = nil, "" // the store's to set
+	// Status and generation are the store's to set. A shallow copy
+	// without them is enough: in is only encoded, and the fields it
+	// shares with res are read, never written.
+	in := &pbresource.Resource{Id: res.Id, Owner: res.Owner, Version: res.Version, Metadata: res.Metadata, Data: res.Data}
 	if err := ValidateResource(in, b.s.cfg.MaxResourceBytes); err != nil {
 		return nil, err
 	}

@@ -45,19 +45,30 @@ func newTables() tables {
 
 // get returns the stored resource with id's identity (any uid, any group
 // version), or nil.
-func (t tables) get(id *pbresource.ID) *pbresource.Resource {
-	r, _ := t.byID.Get(idKey(id))
+func (t tables) get(id *pbresource.ID) *pbresource.Resource { return t.lookup(idKey(id)) }
+
+// lookup is get by the identity's idKey.
+func (t tables) lookup(k string) *pbresource.Resource {
+	r, _ := t.byID.Get(k)
 	return r
 }
 
 // set stores r in place of old (the resource with r's identity, or nil).
-func (t tables) set(old, r *pbresource.Resource) tables {
-	k := idKey(r.Id)
-	if old != nil && old.Owner != nil && (r.Owner == nil || ownerKey(old.Owner) != ownerKey(r.Owner)) {
-		t.byOwner = t.byOwner.Delete(ownerKey(old.Owner) + k)
+func (t tables) set(old, r *pbresource.Resource) tables { return t.store(idKey(r.Id), old, r) }
+
+// store is set with r's idKey k, which a write has already computed.
+func (t tables) store(k string, old, r *pbresource.Resource) tables {
+	var owner string
+	if r.Owner != nil {
+		owner = ownerKey(r.Owner)
+	}
+	if old != nil && old.Owner != nil {
+		if was := ownerKey(old.Owner); was != owner {
+			t.byOwner = t.byOwner.Delete(was + k)
+		}
 	}
 	if r.Owner != nil {
-		t.byOwner = t.byOwner.Set(ownerKey(r.Owner)+k, r)
+		t.byOwner = t.byOwner.Set(owner+k, r)
 	}
 	t.byID = t.byID.Set(k, r)
 	return t

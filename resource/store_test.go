@@ -145,3 +145,25 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// TestWriteLeavesItsArgumentAlone: Write and WriteCAS clear status and
+// generation from what they propose (the store sets them), but the
+// caller's resource keeps its own.
+func TestWriteLeavesItsArgumentAlone(t *testing.T) {
+	_, b := newLocal(t, Config{})
+	ctx := testCtx(t)
+	st := map[string]*pbresource.Status{"ctl": {ObservedGeneration: ulidA}}
+	for _, write := range []func(context.Context, *pbresource.Resource) (*pbresource.Resource, error){b.Write, b.WriteCAS} {
+		in := &pbresource.Resource{Id: testID("Artist", fmt.Sprintf("arg-%p", write)), Data: testData("x"), Generation: "caller-gen", Status: st}
+		out, err := write(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Generation != "caller-gen" || len(in.Status) != 1 || in.Version != "" || in.Id.Uid != "" {
+			t.Errorf("the argument changed: %v", in)
+		}
+		if out.Generation == "caller-gen" || len(out.Status) != 0 || out.Version == "" || out.Id.Uid == "" {
+			t.Errorf("the store kept the caller's status or generation, or set no version or uid: %v", out)
+		}
+	}
+}

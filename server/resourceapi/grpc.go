@@ -48,8 +48,9 @@ func consistencyFrom(ctx context.Context) resource.ReadConsistency {
 
 // mdFlag reports whether metadata key has the value want.
 func mdFlag(ctx context.Context, key, want string) bool {
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get(key) {
+	// ValueFromIncomingContext reads one key without copying the whole
+	// metadata, which FromIncomingContext does on every call.
+	for _, v := range metadata.ValueFromIncomingContext(ctx, key) {
 		if strings.EqualFold(v, want) {
 			return true
 		}
@@ -234,8 +235,7 @@ func (a *API) watch(ctx context.Context, t *pbresource.Type, ten *pbresource.Ten
 }
 
 func fromVersionMD(ctx context.Context) (uint64, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vs := md.Get(FromVersionKey)
+	vs := metadata.ValueFromIncomingContext(ctx, FromVersionKey)
 	if len(vs) == 0 || vs[0] == "" {
 		return 0, nil
 	}

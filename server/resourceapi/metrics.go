@@ -15,7 +15,13 @@ type metrics struct {
 	// eventsByKind are watchEvents' counters, resolved once: a member
 	// with 1,000 watchers counts 1,000 sends per write.
 	eventsByKind map[resource.EventKind]prometheus.Counter
+	// okByOp are requests' counters for code "ok", resolved once: every
+	// request counts one, and WithLabelValues hashes its labels each time.
+	okByOp map[string]prometheus.Counter
 }
+
+// apiOps are the op labels of requests.
+var apiOps = []string{"read", "write", "write_status", "list", "list_by_owner", "delete", "watch", "mutate_and_validate"}
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -35,6 +41,10 @@ func newMetrics() *metrics {
 	m.eventsByKind = make(map[resource.EventKind]prometheus.Counter, len(eventTypes))
 	for kind, name := range eventTypes {
 		m.eventsByKind[kind] = m.watchEvents.WithLabelValues(name)
+	}
+	m.okByOp = make(map[string]prometheus.Counter, len(apiOps))
+	for _, op := range apiOps {
+		m.okByOp[op] = m.requests.WithLabelValues(op, "ok")
 	}
 	return m
 }
@@ -64,9 +74,13 @@ func (a *API) Collect(ch chan<- prometheus.Metric) {
 
 // observe counts one request of op ending with err.
 func (a *API) observe(op string, err error) {
-	code := "ok"
 	if err != nil {
-		code = classify(err).code
+		a.m.requests.WithLabelValues(op, classify(err).code).Inc()
+		return
 	}
-	a.m.requests.WithLabelValues(op, code).Inc()
+	if c, ok := a.m.okByOp[op]; ok {
+		c.Inc()
+		return
+	}
+	a.m.requests.WithLabelValues(op, "ok").Inc()
 }
