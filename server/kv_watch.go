@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -59,6 +61,11 @@ func (s *Server) kvWatch(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-r.Context().Done():
+			if errors.Is(context.Cause(r.Context()), ErrServerStopping) {
+				// As etcd ends a watch at shutdown: the client
+				// watches again on another member.
+				send(WatchEvent{Canceled: true, Reason: "etcdserver: server stopped"})
+			}
 			return
 		case <-tick.C:
 			watcher.RequestProgress()

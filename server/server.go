@@ -151,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 		s.snaps = newSnapshots(*cfg.Snapshots, s)
 	}
 	s.http = &http.Server{
-		Handler:           withConnTLS(s.Handler()),
+		Handler:           withConnTLS(streams.httpStreams(s.Handler())),
 		ConnContext:       connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -92,3 +94,53 @@ func (s *stoppableStream) RecvMsg(m any) error {
 		return errStreamStopped
 	}
 }
+
+// ErrServerStopping is the cause of a streaming HTTP request's context
+// when its member shuts down (see httpStreams): context.Cause tells it
+// from the client going away.
+var ErrServerStopping = errors.New("server stopping")
+
+// httpStreams ends streaming HTTP responses at shutdown, as intercept
+// ends gRPC streams: http.Server.Shutdown waits for every response to
+// finish, and a REST watch (NDJSON) never does. A response becomes a
+// stream when its handler first flushes; from then on its request's
+// context is cancelled, with cause ErrServerStopping, once stop is
+// called. Responses that never flush finish within the grace period as
+// before.
+func (st *streamStopper) httpStreams(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		h.ServeHTTP(&stoppableWriter{ResponseWriter: w, st: st, ctx: ctx, cancel: cancel}, r.WithContext(ctx))
+	})
+}
+
+// stoppableWriter turns its response into a stream that ends at shutdown
+// on its first flush.
+type stoppableWriter struct {
+	http.ResponseWriter
+	st        *streamStopper
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	streaming bool
+}
+
+// FlushError is what http.ResponseController.Flush calls.
+func (w *stoppableWriter) FlushError() error {
+	if !w.streaming {
+		w.streaming = true
+		go func() {
+			select {
+			case <-w.st.stopping:
+				w.cancel(ErrServerStopping)
+			case <-w.ctx.Done():
+			}
+		}()
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher for handlers that assert it.
+func (w *stoppableWriter) Flush() { _ = w.FlushError() }
+
+func (w *stoppableWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,6 +1,7 @@
 package resourceapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -51,9 +52,14 @@ func (a *API) httpWatch(w http.ResponseWriter, r *http.Request, t *pbresource.Ty
 	for {
 		evs, err := nextBatch(ctx, watcher, buf)
 		if err != nil {
-			if ctx.Err() == nil {
+			switch cause := context.Cause(ctx); {
+			case ctx.Err() == nil:
 				to := classify(err)
 				enc.Encode(WatchLine{Type: "error", Error: errorMessage(err), Code: to.code})
+			case cause != context.Canceled && cause != context.DeadlineExceeded:
+				// The member is stopping (server.ErrServerStopping):
+				// the client resumes on another member.
+				enc.Encode(WatchLine{Type: "error", Error: cause.Error(), Code: CodeUnavailable})
 			}
 			return
 		}
