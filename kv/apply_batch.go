@@ -7,7 +7,7 @@ var _ node.BatchApplier = (*Store)(nil)
 // ApplyBatch applies the commands of one log entry as Apply(index, cmd)
 // would for each in order: the same results, revisions, watch events and
 // lease changes. It is cheaper for many commands: they all write one
-// transient key index (see keyMap), so a node of the index is copied at
+// transient key index (see internal/btree), so a node of the index is copied at
 // most once per batch rather than once per put, and the state is published
 // once, at the end. Readers see none of the batch until all of it is
 // applied. With no commands it changes nothing.
@@ -58,7 +58,7 @@ type revChanges struct {
 
 func newBatch(base *state, index uint64, minLeaseTTL int64, n int) *batch {
 	b := &batch{st: *base, index: index, minTTL: minLeaseTTL, revs: make([]revChanges, 0, n)}
-	b.st.keys = base.keys.transient()
+	b.st.keys = base.keys.Transient()
 	return b
 }
 
@@ -75,11 +75,11 @@ func (b *batch) apply(cmd []byte) []byte {
 	if err != nil {
 		return encodeError(err)
 	}
-	b.st.keys.track()
+	b.st.keys.Track()
 	w := newWriter(&b.st, b.minTTL)
 	resp, err := w.exec(k, req)
 	if err != nil {
-		b.st.keys.rollback()
+		b.st.keys.Rollback()
 		return encodeError(err)
 	}
 	b.st = *w.finish(b.index)
@@ -93,7 +93,7 @@ func (b *batch) apply(cmd []byte) []byte {
 // finish freezes the running state for publishing.
 func (b *batch) finish() *state {
 	st := b.st
-	st.keys.freeze()
+	st.keys.Freeze()
 	st.index = b.index
 	return &st
 }

@@ -4,6 +4,8 @@ import (
 	"sort"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+
+	"github.com/concord-db/concord/internal/btree"
 )
 
 // The state is a set of persistent (immutable, path-copied) structures. Apply
@@ -11,7 +13,7 @@ import (
 // store; a reader loads the pointer once and has a consistent view for as long
 // as it likes, without locks. A snapshot is that same pointer.
 //
-// The key index is a persistent B+tree (keyMap, keymap.go) from key to the
+// The key index is a persistent B+tree (internal/btree) from key to the
 // key's versions. It has the shape of benbjohnson/immutable's SortedMap,
 // which BenchmarkIndex* (index_bench_test.go) chose over hashicorp's
 // go-immutable-radix (with 100k keys a persistent put took 5.5µs vs 8.2µs,
@@ -117,7 +119,7 @@ type state struct {
 	rev        int64  // current revision; 1 for an empty store, as in etcd
 	compactRev int64  // revisions below this are gone; 0 if never compacted
 	index      uint64 // raft index of the last applied command
-	keys       *keyMap
+	keys       *btree.Map[versions]
 	log        []*rec // every version with mod > compactRev, in (rev, sub) order
 	leases     *leaseMap
 	size       int64         // bytes of retained versions, as Size counts them
@@ -125,7 +127,7 @@ type state struct {
 }
 
 func emptyState() *state {
-	return &state{rev: 1, keys: newKeyMap(), leases: newLeaseMap()}
+	return &state{rev: 1, keys: btree.New[versions](), leases: newLeaseMap()}
 }
 
 // logFrom returns the suffix of the revision log with mod >= rev.
@@ -192,7 +194,7 @@ func (s span) endsAfter(k string) bool {
 
 // scan calls fn for every key in the span, in key order, until fn returns
 // false.
-func scan(keys *keyMap, s span, fn func(k string, vs versions) bool) {
+func scan(keys *btree.Map[versions], s span, fn func(k string, vs versions) bool) {
 	if s.single {
 		if vs, ok := keys.Get(s.start); ok {
 			fn(s.start, vs)
@@ -202,8 +204,7 @@ func scan(keys *keyMap, s span, fn func(k string, vs versions) bool) {
 	if !s.open && s.end <= s.start {
 		return
 	}
-	it := kmIter{root: keys.root} // on the stack: scan runs for every read
-	it.Seek(s.start)
+	it := keys.Seek(s.start) // on the stack: scan runs for every read
 	for !it.Done() {
 		k, vs, _ := it.Next()
 		if !s.open && k >= s.end {

@@ -9,6 +9,8 @@ import (
 	"io"
 
 	"github.com/benbjohnson/immutable"
+
+	"github.com/concord-db/concord/internal/btree"
 )
 
 // Snapshot format, version 1 (all integers varint or uvarint):
@@ -141,7 +143,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 	if d.err != nil || st.rev < 1 || st.compactRev < 0 || st.compactRev > st.rev {
 		return nil, d.fail("bad header")
 	}
-	b := &restorer{st: st, keys: newKeyMap().transient(),
+	b := &restorer{st: st, keys: btree.New[versions]().Transient(),
 		leases: immutable.NewSortedMapBuilder[int64, *lease](int64Comparer{})}
 	for {
 		tb := d.bytes(1)
@@ -175,7 +177,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 // the rest of the package relies on.
 type restorer struct {
 	st      *state
-	keys    *keyMap // transient until finish
+	keys    *btree.Map[versions] // transient until finish
 	leases  *immutable.SortedMapBuilder[int64, *lease]
 	lastKey string
 	nBase   int
@@ -241,7 +243,7 @@ func (b *restorer) finish(d *decoder) (*state, error) {
 		return nil, d.fail("log ends at %d, header says %d", b.lastRev, b.st.rev)
 	}
 	st := b.st
-	b.keys.freeze()
+	b.keys.Freeze()
 	st.keys = b.keys
 	leases := b.leases.Map()
 	attached := map[int64]*immutable.SortedMapBuilder[string, struct{}]{}

@@ -29,6 +29,9 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	defer s.applyMu.Unlock()
 	out := make([][]byte, len(cmds))
 	var evs []Event
+	// The entry's writes change transient tables in place; the published
+	// view keeps the frozen ones it has.
+	s.db = s.db.transient()
 	for i, b := range cmds {
 		r, ev := s.applyOne(b)
 		s.metrics.count(r.err)
@@ -37,6 +40,7 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 		}
 		out[i] = encodeResult(r)
 	}
+	s.db.freeze()
 	s.index = max(s.index, index)
 	s.publish(evs)
 	return out

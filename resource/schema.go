@@ -3,16 +3,20 @@ package resource
 import (
 	"strings"
 
-	"github.com/benbjohnson/immutable"
 	"github.com/hashicorp/consul/proto-public/pbresource"
+
+	"github.com/concord-db/concord/internal/btree"
 )
 
-// The store's indexes: two persistent sorted maps (benbjohnson/immutable's
-// B+tree, which the kv package uses too), never changed once built: a write
-// makes new maps that copy the path to the changed entry and share the
-// rest, so a published state is an O(1) fork that readers use without
-// locks. They replaced go-memdb, whose radix-tree writes (a channel per
-// copied node, an LRU per transaction) were most of a write's apply cost.
+// The store's indexes: two persistent B+trees (internal/btree, the kv
+// package's index too), never changed once published: a write makes new
+// maps that copy the path to the changed entry and share the rest, so a
+// published state is an O(1) fork that readers use without locks. One log
+// entry's writes go to transient maps (see tables.transient), which copy a
+// node once per entry rather than once per write. They replaced go-memdb,
+// whose radix-tree writes (a channel per copied node, an LRU per
+// transaction) were most of a write's apply cost, then
+// benbjohnson/immutable's SortedMap, which copied the path on every write.
 //
 //   - byID: the "id" key (group, kind, partition, namespace, name; the
 //     group version is not part of a resource's identity: Consul stores
@@ -28,19 +32,24 @@ import (
 // write stores a new value). Every field in a key is validated (DNS labels,
 // type patterns), so none holds the 0 byte that separates them.
 type tables struct {
-	byID    *immutable.SortedMap[string, *pbresource.Resource]
-	byOwner *immutable.SortedMap[string, *pbresource.Resource]
+	byID    *btree.Map[*pbresource.Resource]
+	byOwner *btree.Map[*pbresource.Resource]
 }
 
-type stringComparer struct{}
-
-func (stringComparer) Compare(a, b string) int { return strings.Compare(a, b) }
-
 func newTables() tables {
-	return tables{
-		byID:    immutable.NewSortedMap[string, *pbresource.Resource](stringComparer{}),
-		byOwner: immutable.NewSortedMap[string, *pbresource.Resource](stringComparer{}),
-	}
+	return tables{byID: btree.New[*pbresource.Resource](), byOwner: btree.New[*pbresource.Resource]()}
+}
+
+// transient returns tables that one writer changes in place (see
+// internal/btree) until freeze; t itself is left as it was.
+func (t tables) transient() tables {
+	return tables{byID: t.byID.Transient(), byOwner: t.byOwner.Transient()}
+}
+
+// freeze makes transient tables persistent, to be published.
+func (t tables) freeze() {
+	t.byID.Freeze()
+	t.byOwner.Freeze()
 }
 
 // get returns the stored resource with id's identity (any uid, any group
@@ -86,9 +95,8 @@ func (t tables) remove(r *pbresource.Resource) tables {
 
 // scan calls fn with every entry of m whose key starts with prefix, in key
 // order, until fn returns false.
-func scan(m *immutable.SortedMap[string, *pbresource.Resource], prefix string, fn func(*pbresource.Resource) bool) {
-	it := m.Iterator()
-	it.Seek(prefix)
+func scan(m *btree.Map[*pbresource.Resource], prefix string, fn func(*pbresource.Resource) bool) {
+	it := m.Seek(prefix)
 	for !it.Done() {
 		k, r, _ := it.Next()
 		if !strings.HasPrefix(k, prefix) || !fn(r) {

@@ -93,10 +93,13 @@ type restoredState struct {
 // readSection reads and checks a section; an empty section is an empty
 // store. It never changes the running store.
 func readSection(r io.Reader) (*restoredState, error) {
-	st := &restoredState{db: newTables(), counts: map[string]int{}}
+	// The tables are built in place (transient) and frozen before they
+	// are returned.
+	st := &restoredState{db: newTables().transient(), counts: map[string]int{}}
 	br := bufio.NewReader(r)
 	v, err := br.ReadByte()
 	if err == io.EOF {
+		st.db.freeze()
 		return st, nil
 	}
 	bad := func(format string, args ...any) error {
@@ -152,6 +155,7 @@ func readSection(r io.Reader) (*restoredState, error) {
 			if _, err := br.ReadByte(); err != io.EOF {
 				return nil, bad("data after its end")
 			}
+			st.db.freeze()
 			return st, nil
 		default:
 			return nil, bad("unknown record tag %d", tag)

@@ -3,6 +3,7 @@ package resource
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 
@@ -165,5 +166,53 @@ func TestWriteLeavesItsArgumentAlone(t *testing.T) {
 		if out.Generation == "caller-gen" || len(out.Status) != 0 || out.Version == "" || out.Id.Uid == "" {
 			t.Errorf("the store kept the caller's status or generation, or set no version or uid: %v", out)
 		}
+	}
+}
+
+// TestPublishedViewsDoNotChange: a log entry's writes go to transient
+// tables changed in place, so a view published before the entry (what a
+// reader or a snapshot holds) must still show the state it was published
+// with: the same resources at the same versions, none added or removed.
+func TestPublishedViewsDoNotChange(t *testing.T) {
+	s, _ := newLocal(t, Config{})
+	encode := func(name, version string) []byte {
+		c := &command{op: opUpsert, maxBytes: 1 << 20, uid: ulidA, generation: ulidA,
+			res: &pbresource.Resource{Id: testID("Artist", name), Version: version, Data: testData(name)}}
+		b, err := c.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var first [][]byte
+	for i := range 200 {
+		first = append(first, encode(fmt.Sprintf("a%03d", i), ""))
+	}
+	s.ApplyBatch(1, first)
+	before := s.view.Load()
+	want := map[string]string{}
+	for _, r := range before.list(newQuery(artists, &pbresource.Tenancy{Partition: Wildcard, Namespace: Wildcard}, "")) {
+		want[r.Id.Name] = r.Version
+	}
+	if len(want) != 200 {
+		t.Fatalf("%d resources after the first entry", len(want))
+	}
+	// Rewrite every other one and add as many, in entries of 11.
+	var next [][]byte
+	for i := 0; i < 400; i += 2 {
+		next = append(next, encode(fmt.Sprintf("a%03d", i), ""))
+	}
+	for i := 0; i < len(next); i += 11 {
+		s.ApplyBatch(uint64(2+i), next[i:min(i+11, len(next))])
+	}
+	got := map[string]string{}
+	for _, r := range before.list(newQuery(artists, &pbresource.Tenancy{Partition: Wildcard, Namespace: Wildcard}, "")) {
+		got[r.Id.Name] = r.Version
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("the published view changed: %d resources, want %d", len(got), len(want))
+	}
+	if now := s.view.Load().list(newQuery(artists, &pbresource.Tenancy{Partition: Wildcard, Namespace: Wildcard}, "")); len(now) != 300 {
+		t.Fatalf("the new view has %d resources, want 300", len(now))
 	}
 }

@@ -1,49 +1,58 @@
-package kv
+package btree
 
-// kmIter iterates a keyMap in key order. It is a plain value (scan keeps
-// it on the stack) holding the path from the root to its leaf.
-type kmIter struct {
-	root *kmNode
-	leaf *kmNode // nil when done
+// Iter iterates a Map in key order. It is a plain value (Seek returns one
+// that a scan keeps on the stack) holding the path from the root to its
+// leaf.
+type Iter[V any] struct {
+	root *node[V]
+	leaf *node[V] // nil when done
 	i    int
-	path [kmPathMax]kmPos // the branches above leaf and the child taken in each
+	path [pathMax]pos[V] // the branches above leaf and the child taken in each
 	// depth is the length of path, or -1 for a tree deeper than path can
 	// hold (16^11 keys or more): then each next leaf is found from the root.
 	depth int
 }
 
-// kmPathMax bounds the height the iterator tracks; the root splits only
+// pathMax bounds the height the iterator tracks; the root splits only
 // after its level has gained 16 nodes, so a tree this high needs ~16^11
 // inserts.
-const kmPathMax = 12
+const pathMax = 12
 
-type kmPos struct {
-	n *kmNode
+type pos[V any] struct {
+	n *node[V]
 	i int
 }
 
 // Iterator returns an iterator positioned at the first key.
-func (m *keyMap) Iterator() *kmIter {
-	it := &kmIter{root: m.root}
+func (m *Map[V]) Iterator() *Iter[V] {
+	it := &Iter[V]{root: m.root}
 	it.Seek("")
 	return it
 }
 
+// Seek returns an iterator positioned at the first key >= key, as a value:
+// a read that scans keeps it on its stack.
+func (m *Map[V]) Seek(key string) Iter[V] {
+	it := Iter[V]{root: m.root}
+	it.Seek(key)
+	return it
+}
+
 // Seek positions the iterator at the first key >= key.
-func (it *kmIter) Seek(key string) {
+func (it *Iter[V]) Seek(key string) {
 	it.leaf, it.i, it.depth = nil, 0, 0
 	n := it.root
 	if n == nil {
 		return
 	}
 	for n.kids != nil {
-		if it.depth == kmPathMax {
+		if it.depth == pathMax {
 			it.depth = -1
 			it.leaf, it.i = seekNode(it.root, key, false)
 			return
 		}
 		i := n.kidIndex(key)
-		it.path[it.depth] = kmPos{n, i}
+		it.path[it.depth] = pos[V]{n, i}
 		it.depth++
 		n = n.kids[i].n
 	}
@@ -56,7 +65,7 @@ func (it *kmIter) Seek(key string) {
 
 // nextLeaf moves to the first entry of the leaf after the current one.
 // Every leaf is at the same depth, so the path never grows here.
-func (it *kmIter) nextLeaf() {
+func (it *Iter[V]) nextLeaf() {
 	if it.depth < 0 {
 		it.leaf, it.i = seekNode(it.root, it.leaf.ents[len(it.leaf.ents)-1].key, true)
 		return
@@ -68,7 +77,7 @@ func (it *kmIter) nextLeaf() {
 		if p.i < len(p.n.kids) {
 			n := p.n.kids[p.i].n
 			for n.kids != nil {
-				it.path[it.depth] = kmPos{n, 0}
+				it.path[it.depth] = pos[V]{n, 0}
 				it.depth++
 				n = n.kids[0].n
 			}
@@ -81,7 +90,7 @@ func (it *kmIter) nextLeaf() {
 
 // seekNode returns the leaf and position of the first key in n's subtree
 // that is >= key (> key if after), or nil.
-func seekNode(n *kmNode, key string, after bool) (*kmNode, int) {
+func seekNode[V any](n *node[V], key string, after bool) (*node[V], int) {
 	if n.kids == nil {
 		i, found := n.entIndex(key)
 		if found && after {
@@ -101,18 +110,18 @@ func seekNode(n *kmNode, key string, after bool) (*kmNode, int) {
 }
 
 // Done reports whether the iterator has passed the last key.
-func (it *kmIter) Done() bool { return it.leaf == nil }
+func (it *Iter[V]) Done() bool { return it.leaf == nil }
 
-// Next returns the current key and versions and moves on; ok is false when
+// Next returns the current key and value and moves on; ok is false when
 // done.
-func (it *kmIter) Next() (key string, vs versions, ok bool) {
+func (it *Iter[V]) Next() (key string, v V, ok bool) {
 	if it.leaf == nil {
-		return "", nil, false
+		return "", v, false
 	}
 	e := &it.leaf.ents[it.i]
 	it.i++
 	if it.i == len(it.leaf.ents) {
 		it.nextLeaf()
 	}
-	return e.key, e.vs, true
+	return e.key, e.val, true
 }
