@@ -28,7 +28,7 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	out := make([][]byte, len(cmds))
-	var evs []Event
+	evs := make([]Event, 0, len(cmds))
 	// The entry's writes change transient tables in place; the published
 	// view keeps the frozen ones it has.
 	s.db = s.db.transient()

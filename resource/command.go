@@ -275,8 +275,11 @@ func encodeResult(r result) []byte {
 	)
 	switch err := r.err; {
 	case err == nil && r.written:
-		b := appendString([]byte{byte(resultWritten)}, r.res.GetId().GetUid())
-		b = appendString(b, r.res.GetGeneration())
+		uid, gen := r.res.GetId().GetUid(), r.res.GetGeneration()
+		b := make([]byte, 1, 1+3*binary.MaxVarintLen64+len(uid)+len(gen)+1)
+		b[0] = byte(resultWritten)
+		b = appendString(b, uid)
+		b = appendString(b, gen)
 		if len(r.res.GetStatus()) > 0 {
 			b = appendProto(b, &pbresource.Resource{Status: r.res.Status})
 		} else {
