@@ -80,3 +80,53 @@ func varintField(v int64) int {
 }
 
 func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
+
+// CheckTxnRanges refuses with ErrRangeTooLarge a writing txn whose ranges
+// would return more than maxBytes of key-values on this member's state: a
+// writing txn's ranges are read in apply, on every member, so without a
+// check before proposing, one txn could make every member build a response
+// of any size (what RangeCapped and ReadTxnCapped refuse for reads). It
+// charges the ranges of the branches the compares choose now, with one
+// budget as ReadTxnCapped does. Apply itself is not capped: the cap is a
+// member's setting, and apply must come out the same on every member.
+func (s *Store) CheckTxnRanges(r *pb.TxnRequest, maxBytes int64) error {
+	b := newReadBudget(maxBytes)
+	if b == nil || !hasRange(r) {
+		return nil
+	}
+	st := s.view()
+	return chargeRanges(st, r, choose(st, r), b)
+}
+
+// hasRange reports whether either branch of r, or a nested txn, reads.
+func hasRange(r *pb.TxnRequest) bool {
+	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, op := range ops {
+			if op.GetRequestRange() != nil || (op.GetRequestTxn() != nil && hasRange(op.GetRequestTxn())) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// chargeRanges charges b for the ranges of the branch c chose in r and in
+// its nested txns. Only ErrRangeTooLarge is returned: any other failure
+// (a compacted revision, say) is apply's to report.
+func chargeRanges(st *state, r *pb.TxnRequest, c *choice, b *readBudget) error {
+	nested := c.nested
+	for _, op := range branch(r, c.succeeded) {
+		switch {
+		case op.GetRequestRange() != nil:
+			if _, err := rangeKeysCapped(st, op.GetRequestRange(), b); errors.Is(err, ErrRangeTooLarge) {
+				return err
+			}
+		case op.GetRequestTxn() != nil:
+			if err := chargeRanges(st, op.GetRequestTxn(), nested[0], b); err != nil {
+				return err
+			}
+			nested = nested[1:]
+		}
+	}
+	return nil
+}

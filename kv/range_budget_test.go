@@ -152,3 +152,40 @@ func TestRangeCappedAllocatesLittle(t *testing.T) {
 		}
 	}
 }
+
+// A writing txn is checked before it is proposed: its ranges, in the
+// branch its compares choose and in nested txns, share one budget; a txn
+// without ranges, or whose big range is in the branch not taken, passes.
+func TestCheckTxnRanges(t *testing.T) {
+	s := newTestStore(t, Options{})
+	s.put("a", strings.Repeat("x", 1000))
+	s.put("b", strings.Repeat("y", 1000))
+	get := func(k string) *pb.RequestOp {
+		return &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte(k)}}}
+	}
+	put := &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("c"), Value: []byte("z")}}}
+	aIs := func(v string) []*pb.Compare {
+		return []*pb.Compare{{Key: []byte("a"), Target: pb.Compare_VALUE, Result: pb.Compare_EQUAL, TargetUnion: &pb.Compare_Value{Value: []byte(v)}}}
+	}
+	for _, c := range []struct {
+		name string
+		txn  *pb.TxnRequest
+		ok   bool
+	}{
+		{"no ranges", &pb.TxnRequest{Success: []*pb.RequestOp{put}}, true},
+		{"two ranges over the cap", &pb.TxnRequest{Success: []*pb.RequestOp{put, get("a"), get("b")}}, false},
+		{"one range under it", &pb.TxnRequest{Success: []*pb.RequestOp{put, get("a")}}, true},
+		{"nested ranges share the budget", &pb.TxnRequest{Success: []*pb.RequestOp{get("a"),
+			{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{Success: []*pb.RequestOp{put, get("b")}}}}}}, false},
+		{"the big branch is not taken", &pb.TxnRequest{Compare: aIs("no"), Success: []*pb.RequestOp{put, get("a"), get("b")}, Failure: []*pb.RequestOp{put}}, true},
+		{"the big branch is taken", &pb.TxnRequest{Compare: aIs("no"), Success: []*pb.RequestOp{put}, Failure: []*pb.RequestOp{put, get("a"), get("b")}}, false},
+	} {
+		err := s.CheckTxnRanges(c.txn, 1500)
+		if c.ok && err != nil || !c.ok && !errors.Is(err, ErrRangeTooLarge) {
+			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
+		}
+		if err := s.CheckTxnRanges(c.txn, 0); err != nil {
+			t.Errorf("%s, no cap: %v", c.name, err)
+		}
+	}
+}

@@ -68,6 +68,11 @@ func (s *kvService) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse,
 		resp, err = s.a.store.ReadTxnCapped(r, s.a.limits.MaxRangeBytes)
 		err = toGRPC(err)
 	} else {
+		// Its ranges are read in apply on every member: refuse one that
+		// would return more than a read may, before proposing it.
+		if err := s.a.store.CheckTxnRanges(r, s.a.limits.MaxRangeBytes); err != nil {
+			return nil, toGRPC(err)
+		}
 		if cost := kv.TxnCost(r); cost > 0 {
 			if err := s.a.quota.Check(ctx, cost); err != nil {
 				return nil, toGRPC(err)

@@ -48,7 +48,7 @@ func wantCode(t *testing.T, err error, code codes.Code, text string) {
 	}
 }
 
-// TestMaxRangeBytes: a range (gRPC, read-only txn, REST) whose key-values
+// TestMaxRangeBytes: a range (gRPC, read-only or writing txn, REST) whose key-values
 // pass MaxRangeBytes fails with a clear error, and refusing it does not
 // cost the member memory in proportion to the range.
 func TestMaxRangeBytes(t *testing.T) {
@@ -85,6 +85,16 @@ func TestMaxRangeBytes(t *testing.T) {
 	}
 	_, err = cli.Txn(ctx).Then(half("0000"), half("0100")).Commit()
 	wantCode(t, err, codes.ResourceExhausted, "range response too large")
+	// So is a writing txn, before it is proposed (its ranges are read in
+	// apply on every member): refused, and its put not made.
+	_, err = cli.Txn(ctx).Then(clientv3.OpPut("written", "x"), clientv3.OpGet("big/", clientv3.WithPrefix())).Commit()
+	wantCode(t, err, codes.ResourceExhausted, "range response too large")
+	if r, err := cli.Get(ctx, "written"); err != nil || len(r.Kvs) != 0 {
+		t.Fatalf("the refused txn's put: %v, %v", r, err)
+	}
+	if _, err := cli.Txn(ctx).Then(clientv3.OpPut("written", "x"), half("0000")).Commit(); err != nil {
+		t.Fatalf("writing txn with one 160 KiB range: %v", err)
+	}
 
 	// REST: 400 with the same message and code range_too_large.
 	resp, err := http.Get("http://" + c.Endpoint(0) + "/v1/kv/big/?prefix")
