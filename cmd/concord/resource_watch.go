@@ -155,6 +155,9 @@ func (w *resourceWatch) print(body io.Reader) error {
 			if line.Code == resourceapi.CodeUnavailable || line.Code == resourceapi.CodeWatchOverflow {
 				return &watchBroken{err}
 			}
+			if w.json {
+				fmt.Fprintln(w.out, sc.Text()) // -o json prints every line the server sent, as before
+			}
 			return exitCodeOf(err)
 		}
 		if err := w.printLine(sc.Bytes(), line); err != nil {
