@@ -81,6 +81,29 @@ func TestRegisterRefusesBatchType(t *testing.T) {
 	}
 }
 
+// TestRegisterRefusesDurableWithoutBatch: a durable state machine that could
+// only be fed command by command would see an entry's index more than once
+// and take the second time for a replay.
+func TestRegisterRefusesDurableWithoutBatch(t *testing.T) {
+	f := newFSM(slog.New(slog.DiscardHandler))
+	if err := f.register(TypeUser, &plainDurableSM{}); err == nil {
+		t.Fatal("registered a durable state machine that is not a BatchApplier")
+	}
+	if err := f.register(TypeUser, &batchDurableSM{}); err != nil {
+		t.Fatalf("durable BatchApplier refused: %v", err)
+	}
+}
+
+type plainDurableSM struct{ plainSM }
+
+func (*plainDurableSM) AppliedIndex() uint64     { return 0 }
+func (*plainDurableSM) MarkApplied(uint64) error { return nil }
+
+type batchDurableSM struct{ batchSM }
+
+func (*batchDurableSM) AppliedIndex() uint64     { return 0 }
+func (*batchDurableSM) MarkApplied(uint64) error { return nil }
+
 // TestBatchEntryAppliesLikeSeparateEntries applies random command streams
 // (with retries, stale retries, garbage, node commands and two kinds of
 // state machine) once as one entry per command and once in random batches
@@ -122,6 +145,9 @@ func TestBatchEntryAppliesLikeSeparateEntries(t *testing.T) {
 		if !slices.Equal(one.batch.applied, batched.batch.applied) || !slices.Equal(one.plain.applied, batched.plain.applied) {
 			t.Fatalf("seed %d: applied commands differ\n%q %q\n%q %q", seed, one.batch.applied, batched.batch.applied, one.plain.applied, batched.plain.applied)
 		}
+		if calls := batched.batch.calls; len(slices.Compact(slices.Clone(calls))) != len(calls) {
+			t.Fatalf("seed %d: ApplyBatch called more than once for one entry: indexes %v", seed, calls)
+		}
 		if a, b := sessionBytes(t, one.f), sessionBytes(t, batched.f); !bytes.Equal(a, b) {
 			t.Fatalf("seed %d: sessions differ", seed)
 		}
@@ -146,6 +172,41 @@ func TestBatchRetryInSameBatch(t *testing.T) {
 	}
 }
 
+// TestBatchAppliesEachStateMachineOncePerEntry: however an entry's commands
+// interleave (other state machines, node commands, retries of its own
+// pending commands), a BatchApplier gets one ApplyBatch call for the entry.
+// A durable state machine (sqlstore) refuses a second call at the same
+// index as a replay, so a second call would lose the commands it carried.
+func TestBatchAppliesEachStateMachineOncePerEntry(t *testing.T) {
+	a := (&envelope{typ: TypeUser, proposer: 9, seq: 1, watermark: 1, payload: []byte("a")}).encode()
+	b := (&envelope{typ: TypeUser, proposer: 9, seq: 2, watermark: 1, payload: []byte("b")}).encode()
+	plain := (&envelope{typ: TypeUser + 1, proposer: 8, seq: 1, watermark: 1, payload: []byte("p")}).encode()
+	member := (&envelope{typ: typeNode, proposer: 7, seq: 1, watermark: 1, payload: encodeSetMember("m1", memberMeta{ClientAddr: "x"})}).encode()
+	for name, tc := range map[string]struct {
+		entry [][]byte
+		want  []string // results, in entry order
+	}{
+		"other state machine between": {[][]byte{a, plain, b}, []string{"r1:a", "r1:p", "r2:b"}},
+		"node command between":        {[][]byte{a, member, b}, []string{"r1:a", "", "r2:b"}},
+		"retry between":               {[][]byte{a, a, b}, []string{"r1:a", "r1:a", "r2:b"}},
+		"retry after":                 {[][]byte{a, b, a, plain}, []string{"r1:a", "r2:b", "r1:a", "r1:p"}},
+	} {
+		d := newDiffFSM()
+		res := d.f.ApplyBatch([]*raft.Log{{Index: 3, Type: raft.LogCommand, Data: encodeBatch(tc.entry)}})[0].([]applyResult)
+		if !slices.Equal(d.batch.calls, []uint64{3}) {
+			t.Errorf("%s: ApplyBatch calls at indexes %v, want one at 3", name, d.batch.calls)
+		}
+		if !slices.Equal(d.batch.applied, []string{"3:a", "3:b"}) {
+			t.Errorf("%s: applied %q, want a and b once", name, d.batch.applied)
+		}
+		for i, w := range tc.want {
+			if res[i].err != nil || string(res[i].data) != w {
+				t.Errorf("%s: result %d is %q (%v), want %q", name, i, res[i].data, res[i].err, w)
+			}
+		}
+	}
+}
+
 func TestBatchRejectsNestedBatch(t *testing.T) {
 	d := newDiffFSM()
 	nested := (&envelope{typ: typeBatch, proposer: 1, seq: 1, watermark: 1, payload: encodeBatch([][]byte{[]byte("x")})}).encode()
@@ -157,8 +218,11 @@ func TestBatchRejectsNestedBatch(t *testing.T) {
 }
 
 // batchSM is a BatchApplier that records "index:cmd" and answers
-// "r<n>:cmd" for its n-th command.
-type batchSM struct{ applied []string }
+// "r<n>:cmd" for its n-th command. calls has the index of each ApplyBatch.
+type batchSM struct {
+	applied []string
+	calls   []uint64
+}
 
 func (s *batchSM) Apply(index uint64, cmd []byte) []byte {
 	s.applied = append(s.applied, fmt.Sprintf("%d:%s", index, cmd))
@@ -166,6 +230,7 @@ func (s *batchSM) Apply(index uint64, cmd []byte) []byte {
 }
 
 func (s *batchSM) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
+	s.calls = append(s.calls, index)
 	out := make([][]byte, len(cmds))
 	for i, c := range cmds {
 		out[i] = s.Apply(index, c)

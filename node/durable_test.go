@@ -40,17 +40,32 @@ type durableSM struct {
 	restores int
 }
 
-var _ node.DurableStateMachine = (*durableSM)(nil)
+var (
+	_ node.DurableStateMachine = (*durableSM)(nil)
+	_ node.BatchApplier        = (*durableSM)(nil)
+)
 
 func (s *durableSM) Apply(index uint64, cmd []byte) []byte {
+	return s.ApplyBatch(index, [][]byte{cmd})[0]
+}
+
+// ApplyBatch applies an entry's commands under its index, as one write; an
+// entry the disk already holds is skipped.
+func (s *durableSM) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
-	if index <= s.d.applied {
-		return []byte("skipped")
+	out := make([][]byte, len(cmds))
+	for i, cmd := range cmds {
+		out[i] = []byte("skipped")
+		if index > s.d.applied {
+			s.d.cmds = append(s.d.cmds, string(cmd))
+			out[i] = []byte("ok")
+		}
 	}
-	s.d.cmds = append(s.d.cmds, string(cmd))
-	s.d.applied = index
-	return []byte("ok")
+	if len(cmds) > 0 {
+		s.d.applied = max(s.d.applied, index)
+	}
+	return out
 }
 
 func (s *durableSM) AppliedIndex() uint64 {

@@ -56,6 +56,14 @@ func (f *fsm) register(t Type, sm StateMachine) error {
 	if _, dup := f.machines[t]; dup {
 		return fmt.Errorf("state machine type %d is already registered", t)
 	}
+	if _, durable := sm.(DurableStateMachine); durable {
+		if _, batch := sm.(BatchApplier); !batch {
+			// Apply may see one index several times (commands proposed
+			// together share an entry), which a durable state machine
+			// cannot tell from a replay; ApplyBatch sees each entry once.
+			return fmt.Errorf("state machine type %d is durable but not a BatchApplier", t)
+		}
+	}
 	f.machines[t] = sm
 	return nil
 }

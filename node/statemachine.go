@@ -51,7 +51,9 @@ type StateMachine interface {
 // cheaper than one Apply each (one copy of shared structure, one publish).
 // ApplyBatch must leave the state, the results and every side effect exactly
 // as calling Apply(index, cmd) for each command in order would. It returns
-// one result per command.
+// one result per command. The node calls it at most once per log entry, with
+// all of the state machine's new commands in that entry, so a state machine
+// can treat an index it has already applied as a replay (DurableStateMachine).
 type BatchApplier interface {
 	ApplyBatch(index uint64, cmds [][]byte) [][]byte
 }
