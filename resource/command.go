@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
@@ -70,7 +71,11 @@ type command struct {
 // errMalformed is wrapped by every decoding error.
 var errMalformed = errors.New("resource: malformed command")
 
-var marshal = proto.MarshalOptions{Deterministic: true}
+var (
+	marshal = proto.MarshalOptions{Deterministic: true}
+	// marshalSized reuses the sizes marshal.Size just cached.
+	marshalSized = proto.MarshalOptions{Deterministic: true, UseCachedSize: true}
+)
 
 func appendBytes(b, v []byte) []byte { return append(binary.AppendUvarint(b, uint64(len(v))), v...) }
 
@@ -90,15 +95,20 @@ func appendProto(b []byte, m proto.Message) []byte {
 }
 
 func (c *command) encode() ([]byte, error) {
-	b := []byte{commandVersion, byte(c.op)}
+	b := make([]byte, 2, 64)
+	b[0], b[1] = commandVersion, byte(c.op)
 	var err error
+	// Each message is sized once and marshalled straight into b behind
+	// its length, rather than into a buffer of its own that is copied.
 	enc := func(m proto.Message) {
 		if err != nil {
 			return
 		}
-		var e []byte
-		if e, err = marshal.Marshal(m); err == nil {
-			b = appendBytes(b, e)
+		n := marshal.Size(m)
+		b = binary.AppendUvarint(slices.Grow(b, n+binary.MaxVarintLen64+len(c.uid)+len(c.generation)+len(c.version)+len(c.key)+8), uint64(n))
+		start := len(b)
+		if b, err = marshalSized.MarshalAppend(b, m); err == nil && len(b)-start != n {
+			err = fmt.Errorf("%T changed size while it was encoded", m)
 		}
 	}
 	switch c.op {

@@ -20,6 +20,7 @@ type localNode struct {
 	mu    sync.Mutex
 	s     *Store
 	index uint64
+	last  []byte // the last payload proposed
 }
 
 func (n *localNode) Apply(_ context.Context, t node.Type, payload []byte) (node.Result, error) {
@@ -29,6 +30,7 @@ func (n *localNode) Apply(_ context.Context, t node.Type, payload []byte) (node.
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.index++
+	n.last = payload
 	return node.Result{Index: n.index, Data: n.s.Apply(n.index, payload)}, nil
 }
 

@@ -169,6 +169,54 @@ func TestWriteLeavesItsArgumentAlone(t *testing.T) {
 	}
 }
 
+// TestWriteNamingItsUidCarriesNoCandidate: only a write without a uid
+// needs the proposer's candidate; one naming its uid (every update a
+// controller makes with the resource it read) leaves it out of the log,
+// and both still store the right uid.
+func TestWriteNamingItsUidCarriesNoCandidate(t *testing.T) {
+	s, _ := Open(Config{})
+	t.Cleanup(func() { s.Close() })
+	n := &localNode{s: s}
+	b := NewBackend(s, n)
+	ctx := testCtx(t)
+	lastCandidate := func() string {
+		c, err := decodeCommand(n.last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.uid
+	}
+	created, err := b.Write(ctx, &pbresource.Resource{Id: testID("Artist", "cand"), Data: testData("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := lastCandidate(); c == "" || c != created.Id.Uid {
+		t.Fatalf("create without a uid: candidate %q, stored uid %q", c, created.Id.Uid)
+	}
+	for _, write := range []func(context.Context, *pbresource.Resource) (*pbresource.Resource, error){b.Write, b.WriteCAS} {
+		updated, err := write(ctx, &pbresource.Resource{Id: created.Id, Version: created.Version, Data: testData("b")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := lastCandidate(); c != "" {
+			t.Errorf("update naming its uid proposed candidate %q", c)
+		}
+		if updated.Id.Uid != created.Id.Uid {
+			t.Errorf("update changed the uid %q to %q", created.Id.Uid, updated.Id.Uid)
+		}
+		created = updated
+	}
+	id := testID("Artist", "given")
+	id.Uid = ulidA
+	given, err := b.WriteCAS(ctx, &pbresource.Resource{Id: id, Data: testData("c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := lastCandidate(); c != "" || given.Id.Uid != ulidA {
+		t.Errorf("create with a given uid: candidate %q, stored uid %q", c, given.Id.Uid)
+	}
+}
+
 // TestPublishedViewsDoNotChange: a log entry's writes go to transient
 // tables changed in place, so a view published before the entry (what a
 // reader or a snapshot holds) must still show the state it was published
