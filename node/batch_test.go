@@ -142,11 +142,13 @@ func TestBatchEntryAppliesLikeSeparateEntries(t *testing.T) {
 		if !slices.Equal(outOne, outBatched) {
 			t.Fatalf("seed %d: results differ\none entry each: %q\nbatched:        %q", seed, outOne, outBatched)
 		}
-		if !slices.Equal(one.batch.applied, batched.batch.applied) || !slices.Equal(one.plain.applied, batched.plain.applied) {
-			t.Fatalf("seed %d: applied commands differ\n%q %q\n%q %q", seed, one.batch.applied, batched.batch.applied, one.plain.applied, batched.plain.applied)
+		for _, sm := range []struct{ one, batched *batchSM }{{one.batch, batched.batch}, {one.plain, batched.plain}, {one.durable, batched.durable}} {
+			if !slices.Equal(sm.one.applied, sm.batched.applied) {
+				t.Fatalf("seed %d: applied commands differ\n%q\n%q", seed, sm.one.applied, sm.batched.applied)
+			}
 		}
-		if calls := batched.batch.calls; len(slices.Compact(slices.Clone(calls))) != len(calls) {
-			t.Fatalf("seed %d: ApplyBatch called more than once for one entry: indexes %v", seed, calls)
+		if calls := batched.durable.calls; len(slices.Compact(slices.Clone(calls))) != len(calls) {
+			t.Fatalf("seed %d: a durable state machine's ApplyBatch called more than once for one entry: indexes %v", seed, calls)
 		}
 		if a, b := sessionBytes(t, one.f), sessionBytes(t, batched.f); !bytes.Equal(a, b) {
 			t.Fatalf("seed %d: sessions differ", seed)
@@ -172,36 +174,57 @@ func TestBatchRetryInSameBatch(t *testing.T) {
 	}
 }
 
-// TestBatchAppliesEachStateMachineOncePerEntry: however an entry's commands
-// interleave (other state machines, node commands, retries of its own
-// pending commands), a BatchApplier gets one ApplyBatch call for the entry.
-// A durable state machine (sqlstore) refuses a second call at the same
-// index as a replay, so a second call would lose the commands it carried.
-func TestBatchAppliesEachStateMachineOncePerEntry(t *testing.T) {
-	a := (&envelope{typ: TypeUser, proposer: 9, seq: 1, watermark: 1, payload: []byte("a")}).encode()
-	b := (&envelope{typ: TypeUser, proposer: 9, seq: 2, watermark: 1, payload: []byte("b")}).encode()
-	plain := (&envelope{typ: TypeUser + 1, proposer: 8, seq: 1, watermark: 1, payload: []byte("p")}).encode()
+// TestBatchDurableStateMachineGetsOneCallPerEntry: however an entry's
+// commands interleave (other state machines, node commands, retries of its
+// own pending commands), a durable state machine gets one ApplyBatch call
+// for the entry. sqlstore refuses a second call at the same index as a
+// replay, so a second call would lose the commands it carried. Another
+// BatchApplier keeps its place in the order: its run ends where another
+// state machine's command or a node command comes, but not at a retry or
+// at a durable state machine's command (those wait for the entry's end).
+func TestBatchDurableStateMachineGetsOneCallPerEntry(t *testing.T) {
+	cmd := func(typ Type, seq uint64, payload string) []byte {
+		return (&envelope{typ: typ, proposer: 9 + uint64(typ), seq: seq, watermark: 1, payload: []byte(payload)}).encode()
+	}
+	const batch, durable = TypeUser, TypeUser + 2
+	plain := cmd(TypeUser+1, 1, "p")
 	member := (&envelope{typ: typeNode, proposer: 7, seq: 1, watermark: 1, payload: encodeSetMember("m1", memberMeta{ClientAddr: "x"})}).encode()
 	for name, tc := range map[string]struct {
-		entry [][]byte
-		want  []string // results, in entry order
+		between    []byte
+		batchCalls int // the plain BatchApplier's calls
 	}{
-		"other state machine between": {[][]byte{a, plain, b}, []string{"r1:a", "r1:p", "r2:b"}},
-		"node command between":        {[][]byte{a, member, b}, []string{"r1:a", "", "r2:b"}},
-		"retry between":               {[][]byte{a, a, b}, []string{"r1:a", "r1:a", "r2:b"}},
-		"retry after":                 {[][]byte{a, b, a, plain}, []string{"r1:a", "r2:b", "r1:a", "r1:p"}},
+		"another state machine between": {plain, 2},
+		// Its commands wait for the end of the entry: nothing to keep order with.
+		"a durable one between": {cmd(durable, 7, "o"), 1},
+		"node command between":  {member, 2},
+		"retry between":         {nil, 1},
 	} {
-		d := newDiffFSM()
-		res := d.f.ApplyBatch([]*raft.Log{{Index: 3, Type: raft.LogCommand, Data: encodeBatch(tc.entry)}})[0].([]applyResult)
-		if !slices.Equal(d.batch.calls, []uint64{3}) {
-			t.Errorf("%s: ApplyBatch calls at indexes %v, want one at 3", name, d.batch.calls)
-		}
-		if !slices.Equal(d.batch.applied, []string{"3:a", "3:b"}) {
-			t.Errorf("%s: applied %q, want a and b once", name, d.batch.applied)
-		}
-		for i, w := range tc.want {
-			if res[i].err != nil || string(res[i].data) != w {
-				t.Errorf("%s: result %d is %q (%v), want %q", name, i, res[i].data, res[i].err, w)
+		for _, typ := range []Type{batch, durable} {
+			a, b := cmd(typ, 1, "a"), cmd(typ, 2, "b")
+			between := tc.between
+			if between == nil {
+				between = a
+			}
+			if typ == durable && name == "a durable one between" {
+				between = cmd(batch, 7, "o") // a BatchApplier between
+			}
+			d := newDiffFSM()
+			res := d.f.ApplyBatch([]*raft.Log{{Index: 3, Type: raft.LogCommand, Data: encodeBatch([][]byte{a, between, b})}})[0].([]applyResult)
+			sm, calls := d.batch, tc.batchCalls
+			if typ == durable {
+				sm, calls = d.durable, 1
+			}
+			if len(sm.calls) != calls || slices.ContainsFunc(sm.calls, func(i uint64) bool { return i != 3 }) {
+				t.Errorf("%s, type %d: ApplyBatch calls at indexes %v, want %d at 3", name, typ, sm.calls, calls)
+			}
+			if !slices.Equal(sm.applied, []string{"3:a", "3:b"}) {
+				t.Errorf("%s, type %d: applied %q, want a and b once", name, typ, sm.applied)
+			}
+			if string(res[0].data) != "r1:a" || string(res[2].data) != "r2:b" {
+				t.Errorf("%s, type %d: results %q and %q, want r1:a and r2:b", name, typ, res[0].data, res[2].data)
+			}
+			if tc.between == nil && string(res[1].data) != "r1:a" {
+				t.Errorf("%s, type %d: the retry got %q, want the first copy's r1:a", name, typ, res[1].data)
 			}
 		}
 	}
@@ -248,18 +271,24 @@ func (p *plainSM) Apply(index uint64, cmd []byte) []byte { return p.s.Apply(inde
 func (p *plainSM) Snapshot() (Snapshot, error)           { return &testSnap{}, nil }
 func (p *plainSM) Restore(io.Reader) error               { return nil }
 
+// diffFSM has a BatchApplier (TypeUser), a plain state machine (TypeUser+1)
+// and a durable BatchApplier (TypeUser+2).
 type diffFSM struct {
-	f     *fsm
-	batch *batchSM
-	plain *batchSM
+	f       *fsm
+	batch   *batchSM
+	plain   *batchSM
+	durable *batchSM
 }
 
 func newDiffFSM() diffFSM {
 	d := diffFSM{f: newFSM(slog.New(slog.DiscardHandler)), batch: &batchSM{}}
 	p := &plainSM{}
 	d.plain = &p.s
+	dur := &batchDurableSM{}
+	d.durable = &dur.batchSM
 	d.f.register(TypeUser, d.batch)
 	d.f.register(TypeUser+1, p)
+	d.f.register(TypeUser+2, dur)
 	return d
 }
 
@@ -284,7 +313,7 @@ func randomCommands(rng *rand.Rand, n int) [][]byte {
 		default:
 			pi := rng.IntN(len(props))
 			p := props[pi]
-			typ := TypeUser + Type(rng.IntN(2))
+			typ := TypeUser + Type(rng.IntN(3))
 			if rng.IntN(15) == 0 {
 				typ = TypeUser + 5
 			}

@@ -22,9 +22,10 @@ import (
 // before.
 //
 // It must also be a BatchApplier (Register refuses it otherwise): the node
-// hands it all of its commands in an entry in one ApplyBatch call, so it
-// sees each index once, and an index at or below its applied index is a
-// replay. Plain Apply may see one index several times.
+// hands it all of its commands in an entry in one ApplyBatch call, after
+// the entry's other commands, so it sees each index once, and an index at
+// or below its applied index is a replay. Plain Apply may see one index
+// several times.
 //
 // A snapshot installed from the leader, a Rollback and `concord snapshot
 // restore` still call Restore (or RestoreRollback), which must replace the

@@ -12,16 +12,17 @@ import (
 // entry if it cannot be decoded). The outcome is the same as applying each
 // command as its own entry at the same index: retried commands are
 // recognised one by one, including a retry that landed in the same entry as
-// its first copy.
+// its first copy, which takes the first copy's result.
 //
-// A state machine that is a BatchApplier gets all of its new commands in
-// the entry in one ApplyBatch call, at the end of the entry, whatever else
-// lies between them: a durable state machine (sqlstore) records the entry's
-// index with its effects and skips an index it has seen, so a second call
-// at the same index would be refused as a replay. State machines are
-// independent of each other, so applying each one's commands together (in
-// their order) gives every one of them the state and results that
-// command-by-command application would.
+// Consecutive new commands of a BatchApplier go to it in one ApplyBatch
+// call. A DurableStateMachine is the exception: it gets all of its new
+// commands in the entry in one call, after the rest of the entry. It records
+// the entry's index with its effects and takes an index it has seen for a
+// replay, so a second call at the same index would lose the commands in it.
+// Deferring its commands past the entry's other commands changes nothing a
+// client can see except through the auth store, and there only towards
+// caution: a write stamped before an auth change in the same entry is
+// refused as stale, as if it had been proposed after it.
 func (f *fsm) applyBatchEntry(l *raft.Log) interface{} {
 	envs, err := decodeBatch(l.Data)
 	if err != nil {
@@ -38,9 +39,9 @@ func (f *fsm) applyBatchEntry(l *raft.Log) interface{} {
 			continue
 		}
 		if res, seen := f.sessions.lookup(e.proposer, e.seq); seen {
-			// A retry of a command still waiting in this entry's runs
-			// gets the first copy's result when the runs are applied,
-			// unless the proposer's watermark has passed it since.
+			// A retry of a command still waiting in a run gets the first
+			// copy's result when the run is applied, unless the
+			// proposer's watermark has passed it since.
 			if errors.Is(res.err, ErrDuplicate) || !runs.alias(i, &e) {
 				out[i] = applyResult(res)
 			}
@@ -49,43 +50,60 @@ func (f *fsm) applyBatchEntry(l *raft.Log) interface{} {
 		if ba, ok := f.machines[e.typ].(BatchApplier); ok && e.typ != typeNode && e.typ != typeBatch {
 			runs.add(i, e, ba)
 			// Recorded now, so the rest of the entry sees the command as
-			// applied (and its watermark); the result is filled in by flush.
+			// applied (and its watermark); the result is filled in when
+			// the run is applied.
 			f.sessions.record(&e, l.Index, sessionResult{})
 			continue
 		}
+		runs.flushCurrent()
 		r := f.applyEnvelope(&e, l.Index)
 		f.sessions.record(&e, l.Index, r)
 		out[i] = applyResult(r)
 	}
-	runs.flush()
+	runs.flushCurrent()
+	runs.flushDeferred()
 	return out
 }
 
-// entryRuns holds one batchRun per BatchApplier with new commands in the
-// entry, in the order their first command appeared.
+// entryRuns holds the run of consecutive commands being gathered and one
+// deferred run per DurableStateMachine with commands in the entry.
 type entryRuns struct {
-	f     *fsm
-	index uint64
-	out   []applyResult
-	runs  []*batchRun
+	f        *fsm
+	index    uint64
+	out      []applyResult
+	current  *batchRun
+	deferred []*batchRun // in the order their first command appeared
 }
 
 func (er *entryRuns) add(pos int, e envelope, sm BatchApplier) {
-	for _, r := range er.runs {
-		if r.typ == e.typ {
-			r.add(pos, e)
-			return
+	if _, durable := sm.(DurableStateMachine); durable {
+		for _, r := range er.deferred {
+			if r.typ == e.typ {
+				r.add(pos, e)
+				return
+			}
 		}
+		r := &batchRun{sm: sm, typ: e.typ}
+		r.add(pos, e)
+		er.deferred = append(er.deferred, r)
+		return
 	}
-	r := &batchRun{sm: sm, typ: e.typ}
-	r.add(pos, e)
-	er.runs = append(er.runs, r)
+	if er.current != nil && er.current.typ != e.typ {
+		er.flushCurrent()
+	}
+	if er.current == nil {
+		er.current = &batchRun{sm: sm, typ: e.typ}
+	}
+	er.current.add(pos, e)
 }
 
 // alias makes position pos take the result of the pending command with
 // e's proposer and seq, and reports whether there was one.
 func (er *entryRuns) alias(pos int, e *envelope) bool {
-	for _, r := range er.runs {
+	for _, r := range append([]*batchRun{er.current}, er.deferred...) {
+		if r == nil {
+			continue
+		}
 		for j := range r.envs {
 			if r.envs[j].proposer == e.proposer && r.envs[j].seq == e.seq {
 				r.aliases = append(r.aliases, runAlias{pos: pos, of: j})
@@ -96,16 +114,23 @@ func (er *entryRuns) alias(pos int, e *envelope) bool {
 	return false
 }
 
-// flush applies every run, one ApplyBatch call per state machine, and
-// records the results.
-func (er *entryRuns) flush() {
-	for _, r := range er.runs {
-		r.apply(er.f, er.index, er.out)
+// flushCurrent applies the run being gathered, if any.
+func (er *entryRuns) flushCurrent() {
+	if er.current != nil {
+		er.current.apply(er.f, er.index, er.out)
+		er.current = nil
 	}
-	er.runs = nil
 }
 
-// batchRun collects the new commands of one BatchApplier in an entry.
+// flushDeferred applies the durable state machines' runs, one call each.
+func (er *entryRuns) flushDeferred() {
+	for _, r := range er.deferred {
+		r.apply(er.f, er.index, er.out)
+	}
+	er.deferred = nil
+}
+
+// batchRun collects new commands of one BatchApplier in an entry.
 type batchRun struct {
 	sm      BatchApplier
 	typ     Type

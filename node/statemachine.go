@@ -51,9 +51,9 @@ type StateMachine interface {
 // cheaper than one Apply each (one copy of shared structure, one publish).
 // ApplyBatch must leave the state, the results and every side effect exactly
 // as calling Apply(index, cmd) for each command in order would. It returns
-// one result per command. The node calls it at most once per log entry, with
-// all of the state machine's new commands in that entry, so a state machine
-// can treat an index it has already applied as a replay (DurableStateMachine).
+// one result per command. The node calls it with a run of consecutive
+// commands, so one entry may take several calls at one index; a
+// DurableStateMachine gets all of its commands in an entry in one call.
 type BatchApplier interface {
 	ApplyBatch(index uint64, cmds [][]byte) [][]byte
 }
