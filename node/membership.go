@@ -296,6 +296,7 @@ func (n *Node) watchMembership() {
 	every := max(2*n.cfg.ElectionTimeout, time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var lastAnswers string
 	for {
 		select {
 		case <-n.stopping:
@@ -309,18 +310,31 @@ func (n *Node) watchMembership() {
 		if _, _, err := n.Leader(); err == nil || n.removed.Load() {
 			continue
 		}
-		if by, ok := n.askIfRemoved(); ok {
+		by, ok, answers := n.askIfRemoved()
+		if ok {
 			n.markRemoved("member " + by + " says this node is no longer in the cluster")
 			n.raft.Shutdown()
+			continue
+		}
+		// What the peers said, whenever it changes: a member that stays
+		// without a leader and is not told why can be diagnosed from it.
+		if answers != lastAnswers {
+			n.logger.Info("no leader; peers asked about this node's membership", "answers", answers)
+			lastAnswers = answers
 		}
 	}
 }
 
-func (n *Node) askIfRemoved() (string, bool) {
+// askIfRemoved asks the other servers of this node's configuration
+// whether it is still a member. It returns the first that says it is not
+// (and knows a leader or that it was removed), and otherwise a summary of
+// the answers.
+func (n *Node) askIfRemoved() (by string, removed bool, answers string) {
 	cfg, err := n.configuration()
 	if err != nil {
-		return "", false
+		return "", false, "configuration: " + err.Error()
 	}
+	var said []string
 	for _, s := range cfg.Servers {
 		if string(s.ID) == n.cfg.ID {
 			continue
@@ -329,11 +343,19 @@ func (n *Node) askIfRemoved() (string, bool) {
 		var resp membershipCheckResponse
 		err := n.peers.call(ctx, string(s.Address), "MembershipCheck", &membershipCheckRequest{id: n.cfg.ID}, &resp)
 		cancel()
-		if err == nil && resp.err() == nil && !resp.member && (resp.removed || resp.leader != "") {
-			return string(s.ID), true
+		if err == nil {
+			err = resp.err()
+		}
+		switch {
+		case err != nil:
+			said = append(said, fmt.Sprintf("%s: %v", s.ID, err))
+		case !resp.member && (resp.removed || resp.leader != ""):
+			return string(s.ID), true, ""
+		default:
+			said = append(said, fmt.Sprintf("%s: member=%t removed=%t leader=%q", s.ID, resp.member, resp.removed, resp.leader))
 		}
 	}
-	return "", false
+	return "", false, strings.Join(said, "; ")
 }
 
 func (n *Node) markRemoved(why string) {
