@@ -100,15 +100,12 @@ func (er *entryRuns) add(pos int, e envelope, sm BatchApplier) {
 // alias makes position pos take the result of the pending command with
 // e's proposer and seq, and reports whether there was one.
 func (er *entryRuns) alias(pos int, e *envelope) bool {
-	for _, r := range append([]*batchRun{er.current}, er.deferred...) {
-		if r == nil {
-			continue
-		}
-		for j := range r.envs {
-			if r.envs[j].proposer == e.proposer && r.envs[j].seq == e.seq {
-				r.aliases = append(r.aliases, runAlias{pos: pos, of: j})
-				return true
-			}
+	if er.current != nil && er.current.alias(pos, e) {
+		return true
+	}
+	for _, r := range er.deferred {
+		if r.alias(pos, e) {
+			return true
 		}
 	}
 	return false
@@ -142,6 +139,18 @@ type batchRun struct {
 
 // runAlias is a retry at position pos of the run's command of.
 type runAlias struct{ pos, of int }
+
+// alias makes position pos take the result of the run's command with e's
+// proposer and seq, if the run has it.
+func (r *batchRun) alias(pos int, e *envelope) bool {
+	for j := range r.envs {
+		if r.envs[j].proposer == e.proposer && r.envs[j].seq == e.seq {
+			r.aliases = append(r.aliases, runAlias{pos: pos, of: j})
+			return true
+		}
+	}
+	return false
+}
 
 func (r *batchRun) add(pos int, e envelope) {
 	r.pos = append(r.pos, pos)

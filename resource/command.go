@@ -105,7 +105,7 @@ func (c *command) encode() ([]byte, error) {
 			return
 		}
 		n := marshal.Size(m)
-		b = binary.AppendUvarint(slices.Grow(b, n+binary.MaxVarintLen64+len(c.uid)+len(c.generation)+len(c.version)+len(c.key)+8), uint64(n))
+		b = binary.AppendUvarint(slices.Grow(b, n+binary.MaxVarintLen64), uint64(n))
 		start := len(b)
 		if b, err = marshalSized.MarshalAppend(b, m); err == nil && len(b)-start != n {
 			err = fmt.Errorf("%T changed size while it was encoded", m)
