@@ -47,7 +47,7 @@ func (s *Store) ApplyBatch(index uint64, cmds [][]byte) [][]byte {
 }
 
 func (s *Store) applyOne(b []byte) (result, *Event) {
-	c, err := decodeCommand(b)
+	c, err := decodeCommand(b, s.intern)
 	if err != nil {
 		return result{err: err}, nil
 	}

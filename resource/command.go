@@ -203,8 +203,8 @@ func (d *decoder) end() error {
 }
 
 // decodeCommand decodes a command, checking its structure only (apply
-// validates the content).
-func decodeCommand(b []byte) (*command, error) {
+// validates the content). in (nil for none) shares recurring strings.
+func decodeCommand(b []byte, in *interner) (*command, error) {
 	d := &decoder{b: b}
 	if v := d.byte(); d.err == nil && v != commandVersion {
 		return nil, fmt.Errorf("%w: version %d, want %d", errMalformed, v, commandVersion)
@@ -215,8 +215,13 @@ func decodeCommand(b []byte) (*command, error) {
 		c.maxBytes = d.uvarint()
 		c.uid = d.string()
 		c.generation = d.string()
-		c.res = &pbresource.Resource{}
-		d.proto(c.res)
+		if enc := d.bytes(); d.err == nil {
+			res, err := decodeResource(enc, in)
+			if err != nil {
+				d.fail("%T: %v", (*pbresource.Resource)(nil), err)
+			}
+			c.res = res
+		}
 	case opStatus:
 		c.id = &pbresource.ID{}
 		d.proto(c.id)
@@ -279,12 +284,10 @@ type result struct {
 }
 
 func encodeResult(r result) []byte {
-	var (
-		vErr ValidationError
-		gErr GroupVersionMismatchError
-	)
-	switch err := r.err; {
-	case err == nil && r.written:
+	if r.err != nil {
+		return encodeErrorResult(r.err)
+	}
+	if r.written {
 		uid, gen := r.res.GetId().GetUid(), r.res.GetGeneration()
 		b := make([]byte, 1, 1+3*binary.MaxVarintLen64+len(uid)+len(gen)+1)
 		b[0] = byte(resultWritten)
@@ -296,14 +299,25 @@ func encodeResult(r result) []byte {
 			b = appendBytes(b, nil)
 		}
 		return binary.AppendUvarint(b, r.rev)
-	case err == nil:
-		b := []byte{byte(resultOK)}
-		if r.res != nil {
-			b = appendProto(b, r.res)
-		} else {
-			b = appendBytes(b, nil)
-		}
-		return binary.AppendUvarint(b, r.rev)
+	}
+	b := []byte{byte(resultOK)}
+	if r.res != nil {
+		b = appendProto(b, r.res)
+	} else {
+		b = appendBytes(b, nil)
+	}
+	return binary.AppendUvarint(b, r.rev)
+}
+
+// encodeErrorResult encodes a failed command's result. It is apart from
+// encodeResult so that the targets of errors.As, which escape, are
+// allocated only when there is an error.
+func encodeErrorResult(err error) []byte {
+	var (
+		vErr ValidationError
+		gErr GroupVersionMismatchError
+	)
+	switch {
 	case errors.Is(err, ErrNotFound):
 		return []byte{byte(resultNotFound)}
 	case errors.Is(err, ErrCASFailure):

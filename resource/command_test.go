@@ -28,7 +28,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeCommand(b)
+		got, err := decodeCommand(b, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.op, err)
 		}
@@ -37,7 +37,7 @@ func TestCommandRoundTrip(t *testing.T) {
 			t.Fatalf("%s: re-encoding differs", c.op)
 		}
 		for i := range b {
-			if _, err := decodeCommand(b[:i]); !errors.Is(err, errMalformed) {
+			if _, err := decodeCommand(b[:i], nil); !errors.Is(err, errMalformed) {
 				t.Fatalf("%s truncated to %d bytes: %v", c.op, i, err)
 			}
 		}
@@ -140,11 +140,11 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add([]byte{1})
 	f.Add([]byte{1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := decodeCommand(b)
+		c, err := decodeCommand(b, nil)
 		if err == nil {
 			enc, err := c.encode()
 			if err == nil {
-				if _, err := decodeCommand(enc); err != nil {
+				if _, err := decodeCommand(enc, nil); err != nil {
 					t.Fatalf("re-encoded command does not decode: %v", err)
 				}
 			}

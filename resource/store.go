@@ -24,6 +24,7 @@ type Store struct {
 	counts  map[string]int
 	// countsChanged tells publish that a create or delete changed counts.
 	countsChanged bool
+	intern        *interner // strings shared by decoded commands
 
 	view atomic.Pointer[view] // what readers see
 	hub  *hub
@@ -104,7 +105,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, db: newTables(), counts: map[string]int{}}
+	s := &Store{cfg: cfg, db: newTables(), counts: map[string]int{}, intern: newInterner()}
 	s.hub = newHub(s)
 	s.view.Store(&view{db: s.db, resumable: cfg.HistoryEvents, next: make(chan struct{})})
 	s.statusCache = Status{ByType: map[string]int{}}

@@ -180,7 +180,7 @@ func TestWriteNamingItsUidCarriesNoCandidate(t *testing.T) {
 	b := NewBackend(s, n)
 	ctx := testCtx(t)
 	lastCandidate := func() string {
-		c, err := decodeCommand(n.last)
+		c, err := decodeCommand(n.last, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
