@@ -9,7 +9,8 @@
 #   go tool pprof -top -cum DIR/cas-n1.pprof DIR/cas-n2.pprof DIR/cas-n3.pprof
 #
 # and divide by the operations in the profile window (ops/s × 15 s) for
-# microseconds per operation. Workloads: put (KV puts, 10,000 keys) and cas
+# microseconds per operation. DIR/WORKLOAD-nI.allocs.pprof holds what each
+# member allocated in the same window (go tool pprof -sample_index=alloc_objects). Workloads: put (KV puts, 10,000 keys) and cas
 # (resource CAS writes on each client's own 10 resources, as
 # resource-write-owned-64 in `concord bench compare --resource`).
 #
@@ -75,6 +76,8 @@ for w in "${workloads[@]}"; do
 	profs=()
 	for i in 1 2 3; do
 		(sleep 3 && curl -sf -o "$dir/$w-n$i.pprof" "http://127.0.0.1:$(port $i)/debug/pprof/profile?seconds=15") &
+		profs+=($!)
+		(sleep 3 && curl -sf -o "$dir/$w-n$i.allocs.pprof" "http://127.0.0.1:$(port $i)/debug/pprof/allocs?seconds=15") &
 		profs+=($!)
 	done
 	/usr/bin/env time -f "%U %S" -o "$dir/$w.client-cpu" \

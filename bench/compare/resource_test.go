@@ -75,3 +75,20 @@ func TestRepOrderAlternates(t *testing.T) {
 		t.Errorf("repOrder changed its argument: %s", names(ws))
 	}
 }
+
+// TestResourceTargetPairsRunBackToBack: each of issue 12's ratios compares
+// two workloads that run one right after the other, in either order.
+func TestResourceTargetPairsRunBackToBack(t *testing.T) {
+	ws := ResourceWorkloads()
+	pos := map[string]int{}
+	for i, w := range ws {
+		pos[w.Name] = i
+	}
+	for _, pair := range [][2]string{{"put-64", "resource-write-owned-64"}, {"get-lin-64", "resource-read-strong-64"}} {
+		a, okA := pos[pair[0]]
+		b, okB := pos[pair[1]]
+		if !okA || !okB || b-a != 1 {
+			t.Errorf("%s runs at %d and %s at %d: want them back to back", pair[0], a, pair[1], b)
+		}
+	}
+}
