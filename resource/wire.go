@@ -222,3 +222,9 @@ func decodeMetadataEntry(b []byte, r *pbresource.Resource) bool {
 	r.Metadata[key] = val
 	return true
 }
+
+// UnmarshalProto decodes a marshalled pbresource.Resource with the result
+// and errors of proto.Unmarshal, without its reflection for the usual
+// shape (see decodeResource). It is safe for concurrent use; strings are
+// not shared.
+func UnmarshalProto(b []byte) (*pbresource.Resource, error) { return decodeResource(b, nil) }
