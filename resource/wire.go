@@ -154,31 +154,24 @@ func decodeIDFast(b []byte, p *idParts, in *interner) bool {
 			id.Name, ok = plainString(v)
 		case 3:
 			id.Type = &p.typ
-			ok = wireFields(v, always, func(n protowire.Number, v []byte) bool {
-				var ok bool
-				switch n {
-				case 1:
-					p.typ.Group, ok = in.str(v)
-				case 2:
-					p.typ.GroupVersion, ok = in.str(v)
-				case 3:
-					p.typ.Kind, ok = in.str(v)
-				}
-				return ok
-			})
+			ok = decodeStrings(v, in, &p.typ.Group, &p.typ.GroupVersion, &p.typ.Kind)
 		case 4:
 			id.Tenancy = &p.tenancy
-			ok = wireFields(v, always, func(n protowire.Number, v []byte) bool {
-				var ok bool
-				switch n {
-				case 1:
-					p.tenancy.Partition, ok = in.str(v)
-				case 2:
-					p.tenancy.Namespace, ok = in.str(v)
-				}
-				return ok
-			})
+			ok = decodeStrings(v, in, &p.tenancy.Partition, &p.tenancy.Namespace)
 		}
+		return ok
+	})
+}
+
+// decodeStrings reads a message whose fields 1 to len(dst) are strings
+// into dst, sharing them through in (nil for none).
+func decodeStrings(b []byte, in *interner, dst ...*string) bool {
+	return wireFields(b, always, func(n protowire.Number, v []byte) bool {
+		if int(n) > len(dst) {
+			return false
+		}
+		var ok bool
+		*dst[n-1], ok = in.str(v)
 		return ok
 	})
 }
@@ -201,16 +194,7 @@ func decodeAnyFast(b []byte, a *anypb.Any, in *interner) bool {
 // absent) to r.Metadata. A key seen before is left to proto.Unmarshal.
 func decodeMetadataEntry(b []byte, r *pbresource.Resource) bool {
 	var key, val string
-	if !wireFields(b, always, func(n protowire.Number, v []byte) bool {
-		var ok bool
-		switch n {
-		case 1:
-			key, ok = plainString(v)
-		case 2:
-			val, ok = plainString(v)
-		}
-		return ok
-	}) {
+	if !decodeStrings(b, nil, &key, &val) {
 		return false
 	}
 	if r.Metadata == nil {
