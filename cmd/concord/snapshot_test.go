@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/concord-db/concord/server"
 	"github.com/concord-db/concord/snapshot"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -121,7 +123,13 @@ func hashKV(t *testing.T, c *agenttest.Cluster, rev int64) (uint32, int64) {
 	var hrev int64
 	for i, ep := range c.Endpoints() {
 		cli := c.Client(i)
-		r, err := cli.HashKV(tctx(t, 30*time.Second), ep, rev)
+		// A follower may not have applied rev yet: wait until it has.
+		var r *clientv3.HashKVResponse
+		var err error
+		c.WaitFor(30*time.Second, "HashKV of "+ep+" at a revision it has reached", func() bool {
+			r, err = cli.HashKV(tctx(t, 30*time.Second), ep, rev)
+			return !errors.Is(err, rpctypes.ErrFutureRev)
+		})
 		if err != nil {
 			t.Fatalf("HashKV of %s: %v", ep, err)
 		}
