@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/hashicorp/consul/proto-public/pbresource"
@@ -93,6 +94,18 @@ func TestInternerSharesValidStrings(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { in.str([]byte("demo")) }); allocs != 0 {
 		t.Fatalf("a shared string costs %v allocations", allocs)
+	}
+	// The table is bounded: in count, and in the length of what it keeps.
+	if s, ok := in.str(make([]byte, maxInternedLen+1)); !ok || len(s) != maxInternedLen+1 || len(in.m) != 1 {
+		t.Fatalf("a long string: %d bytes, ok %v, table of %d", len(s), ok, len(in.m))
+	}
+	for i := range 2 * maxInterned {
+		if s, ok := in.str(fmt.Appendf(nil, "t%d", i)); !ok || s != fmt.Sprintf("t%d", i) {
+			t.Fatalf("string %d came back as %q, %v", i, s, ok)
+		}
+	}
+	if len(in.m) != maxInterned {
+		t.Fatalf("table holds %d strings, want the cap %d", len(in.m), maxInterned)
 	}
 }
 
