@@ -10,8 +10,9 @@
 #
 # and divide by the operations in the profile window (ops/s × 15 s) for
 # microseconds per operation. DIR/WORKLOAD-nI.allocs.pprof holds what each
-# member allocated in the same window (go tool pprof -sample_index=alloc_objects). Workloads: put (KV puts, 10,000 keys) and cas
-# (resource CAS writes on each client's own 10 resources, as
+# member allocated in the same window (go tool pprof
+# -sample_index=alloc_objects). Workloads: put (KV puts, 10,000 keys) and
+# cas (resource CAS writes on each client's own 10 resources, as
 # resource-write-owned-64 in `concord bench compare --resource`).
 #
 #   bench/write-profile.sh DIR [BIN] [WORKLOAD...]     (default: concord in PATH; put cas)
@@ -21,7 +22,7 @@
 # is stopped when it ends, also on failure or Ctrl-C.
 set -euo pipefail
 
-[ $# -ge 1 ] || { sed -n '2,21p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
 dir=$1
 bin=${2:-$(command -v concord || true)}
 shift $(($# >= 2 ? 2 : 1))

@@ -218,7 +218,7 @@ func decodeCommand(b []byte, in *interner) (*command, error) {
 		if enc := d.bytes(); d.err == nil {
 			res, err := decodeResource(enc, in)
 			if err != nil {
-				d.fail("%T: %v", (*pbresource.Resource)(nil), err)
+				d.fail("*pbresource.Resource: %v", err)
 			}
 			c.res = res
 		}

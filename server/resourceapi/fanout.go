@@ -25,11 +25,13 @@ import (
 type encodedMsg struct{ b []byte }
 
 // passCodec is grpc-go's proto codec, except that an *encodedMsg is sent
-// as its bytes. It is registered under the proto codec's name, so every
-// gRPC server and client in the process gets it; for every other message
-// it is the proto codec (Marshal and Unmarshal delegate), and only this
-// package makes encodedMsg values (WatchList's events). A server built
-// with grpc.ForceServerCodecV2 (the member's peer port) does not use it.
+// as its bytes and a WriteRequest is decoded by the resource package's
+// decoder (write_codec.go). It is registered under the proto codec's name,
+// so every gRPC server and client in the process gets it; for every other
+// message it is the proto codec (Marshal and Unmarshal delegate), and only
+// this package makes encodedMsg values (WatchList's events). A server
+// built with grpc.ForceServerCodecV2 (the member's peer port) does not use
+// it.
 type passCodec struct{ encoding.CodecV2 }
 
 func (c passCodec) Marshal(v any) (mem.BufferSlice, error) {
